@@ -1,0 +1,58 @@
+// Package geo holds workers' positions in an H3 index and answers
+// nearest-k queries that equal a brute-force scan. It is the only package
+// that imports h3-go (cgo); everything above it sees plain value types.
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Point is a WGS-84 position in degrees.
+type Point struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+// ErrInvalidPoint is matched (errors.Is) by every *PointError.
+var ErrInvalidPoint = errors.New("invalid point")
+
+// PointError names the coordinate that is not a finite, in-range number.
+type PointError struct {
+	Field string // "lat" or "lng"
+	Value float64
+}
+
+func (e *PointError) Error() string {
+	return fmt.Sprintf("invalid %s: %v", e.Field, e.Value)
+}
+
+// Is makes errors.Is(err, ErrInvalidPoint) true.
+func (e *PointError) Is(target error) bool { return target == ErrInvalidPoint }
+
+// Validate rejects NaN, ±Inf, |lat| > 90 and |lng| > 180. h3-go maps NaN to
+// cell 0 and wraps out-of-range latitudes silently, so nothing reaches it
+// unchecked.
+func (p Point) Validate() error {
+	if math.IsNaN(p.Lat) || math.IsInf(p.Lat, 0) || p.Lat < -90 || p.Lat > 90 {
+		return &PointError{Field: "lat", Value: p.Lat}
+	}
+	if math.IsNaN(p.Lng) || math.IsInf(p.Lng, 0) || p.Lng < -180 || p.Lng > 180 {
+		return &PointError{Field: "lng", Value: p.Lng}
+	}
+	return nil
+}
+
+// EarthRadiusMeters is the mean Earth radius used for great-circle distances.
+const EarthRadiusMeters = 6371008.8
+
+// DistanceMeters is the great-circle (haversine) distance between a and b.
+func DistanceMeters(a, b Point) float64 {
+	const rad = math.Pi / 180
+	lat1, lat2 := a.Lat*rad, b.Lat*rad
+	dLat := lat2 - lat1
+	dLng := (b.Lng - a.Lng) * rad
+	s := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1)*math.Cos(lat2)*math.Sin(dLng/2)*math.Sin(dLng/2)
+	return 2 * EarthRadiusMeters * math.Asin(math.Min(1, math.Sqrt(s)))
+}
