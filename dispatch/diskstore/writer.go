@@ -163,8 +163,10 @@ func (s *Store) publish(q []*pending) {
 	}
 	s.dmu.Lock()
 	for _, p := range q {
-		s.tail = append(s.tail, p.events...)
-		s.durable = p.events[len(p.events)-1].Seq
+		if len(p.events) > 0 {
+			s.tail = append(s.tail, p.events...)
+			s.durable = p.events[len(p.events)-1].Seq
+		}
 	}
 	if len(s.tail) > 2*tailCap {
 		// Copy down rather than reslice, so the dropped events' memory goes.
