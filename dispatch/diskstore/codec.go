@@ -15,16 +15,8 @@ import (
 // timePrefix is the length of the unix-nanos prefix of a stored event.
 const timePrefix = 8
 
-// eventBody is what of an Event is stored as JSON: Seq is the key and Time
-// the binary prefix, so neither is repeated.
-type eventBody struct {
-	Type         string          `json:"type"`
-	Region       string          `json:"region,omitempty"`
-	WorkerID     string          `json:"worker_id,omitempty"`
-	IncidentID   string          `json:"incident_id,omitempty"`
-	AssignmentID string          `json:"assignment_id,omitempty"`
-	Data         json.RawMessage `json:"data,omitempty"`
-}
+// formatVersion names the on-disk layout; Open refuses any other.
+const formatVersion = 1
 
 func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
@@ -34,34 +26,36 @@ func seqKey(seq uint64) []byte {
 
 func keySeq(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
-// encodeBody validates e, compacts e.Data into a private copy (so the caller
-// may reuse its buffer) and returns the stored value with a zero time prefix
-// for the caller to fill once the time is fixed.
+// encodeBody validates e and returns its stored value: a zero time prefix,
+// for the caller to fill once the time is fixed, then Type, Region,
+// WorkerID, IncidentID, AssignmentID and Data, each as a uvarint length and
+// bytes. Seq is the key. A binary body costs a fraction of JSON on the
+// commit path, and Data stays exactly as given. e.Data becomes a private
+// copy, so the caller may reuse its buffer.
 func encodeBody(e *dispatch.Event) ([]byte, error) {
 	if e.Type == "" {
 		return nil, errors.New("empty type")
 	}
 	if len(e.Data) > 0 {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, e.Data); err != nil {
-			return nil, fmt.Errorf("data: %w", err)
+		if !json.Valid(e.Data) {
+			return nil, errors.New("data is not valid JSON")
 		}
-		e.Data = buf.Bytes()
+		e.Data = bytes.Clone(e.Data)
+	} else {
+		e.Data = nil
 	}
-	body, err := json.Marshal(eventBody{
-		Type:         e.Type,
-		Region:       e.Region,
-		WorkerID:     e.WorkerID,
-		IncidentID:   e.IncidentID,
-		AssignmentID: e.AssignmentID,
-		Data:         e.Data,
-	})
-	if err != nil {
-		return nil, err
+	fields := [...]string{e.Type, e.Region, e.WorkerID, e.IncidentID, e.AssignmentID}
+	n := timePrefix + len(e.Data) + (len(fields)+1)*binary.MaxVarintLen32
+	for _, f := range fields {
+		n += len(f)
 	}
-	v := make([]byte, timePrefix+len(body))
-	copy(v[timePrefix:], body)
-	return v, nil
+	v := make([]byte, timePrefix, n)
+	for _, f := range fields {
+		v = binary.AppendUvarint(v, uint64(len(f)))
+		v = append(v, f...)
+	}
+	v = binary.AppendUvarint(v, uint64(len(e.Data)))
+	return append(v, e.Data...), nil
 }
 
 // putTime writes t into the prefix of a value made by encodeBody.
@@ -78,22 +72,34 @@ func valueTime(v []byte) time.Time {
 // its memory: bbolt's bytes are only valid inside their transaction.
 func decodeEvent(k, v []byte) (dispatch.Event, error) {
 	if len(k) != 8 || len(v) < timePrefix {
-		return dispatch.Event{}, fmt.Errorf("decode event: malformed entry of %d bytes", len(v))
+		return dispatch.Event{}, errors.New("decode event: malformed entry")
 	}
-	var b eventBody
-	if err := json.Unmarshal(v[timePrefix:], &b); err != nil {
-		return dispatch.Event{}, fmt.Errorf("decode event %d: %w", keySeq(k), err)
+	e := dispatch.Event{Seq: keySeq(k), Time: valueTime(v)}
+	rest := v[timePrefix:]
+	field := func() ([]byte, bool) {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > uint64(len(rest)-w) {
+			return nil, false
+		}
+		f := rest[w : w+int(n)]
+		rest = rest[w+int(n):]
+		return f, true
 	}
-	return dispatch.Event{
-		Seq:          keySeq(k),
-		Time:         valueTime(v),
-		Type:         b.Type,
-		Region:       b.Region,
-		WorkerID:     b.WorkerID,
-		IncidentID:   b.IncidentID,
-		AssignmentID: b.AssignmentID,
-		Data:         b.Data,
-	}, nil
+	for _, dst := range [...]*string{&e.Type, &e.Region, &e.WorkerID, &e.IncidentID, &e.AssignmentID} {
+		f, ok := field()
+		if !ok {
+			return dispatch.Event{}, fmt.Errorf("decode event %d: malformed body", e.Seq)
+		}
+		*dst = string(f)
+	}
+	data, ok := field()
+	if !ok || len(rest) != 0 {
+		return dispatch.Event{}, fmt.Errorf("decode event %d: malformed body", e.Seq)
+	}
+	if len(data) > 0 {
+		e.Data = bytes.Clone(data)
+	}
+	return e, nil
 }
 
 // validTime reports whether t survives the unix-nanos encoding.

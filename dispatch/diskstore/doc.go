@@ -30,12 +30,14 @@
 //
 // # Layout
 //
-//	events   big-endian seq -> 8-byte big-endian unix nanos + JSON body
-//	records  one nested bucket per RecordKind: id -> value
+//	events   big-endian seq -> 8-byte big-endian unix nanos, then the
+//	         event's strings and Data, each length-prefixed
+//	records  one nested bucket per RecordKind: id -> value (JSON)
 //	claims   worker id -> assignment id
-//	meta     "last_seq" (kept even when retention trims every event)
+//	meta     "format" (layout version), "last_seq" (kept even when
+//	         retention trims every event)
 //
-// The time prefix lets retention find expired events without decoding JSON.
+// The time prefix lets retention find expired events without decoding them.
 //
 // # Options chosen for bbolt
 //

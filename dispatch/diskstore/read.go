@@ -72,9 +72,8 @@ func (s *Store) EventsAfter(ctx context.Context, after uint64, limit int) ([]dis
 		return nil, truncated(after, first)
 	}
 	n := min(uint64(limit), durable-after)
-	if len(s.tail) > 0 && after+1 >= s.tail[0].Seq {
-		i := after + 1 - s.tail[0].Seq
-		out := append([]dispatch.Event(nil), s.tail[i:i+n]...)
+	if s.tail.covers(after + 1) {
+		out := s.tail.copyFrom(after+1, n)
 		s.dmu.RUnlock()
 		return out, nil
 	}

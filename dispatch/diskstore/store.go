@@ -31,6 +31,7 @@ var (
 	bucketClaims  = []byte("claims")
 	bucketMeta    = []byte("meta")
 	keyLastSeq    = []byte("last_seq")
+	keyFormat     = []byte("format")
 )
 
 const (
@@ -80,10 +81,10 @@ type Store struct {
 
 	// dmu guards what readers see: only durable events.
 	dmu     sync.RWMutex
-	durable uint64           // last durable sequence number
-	first   uint64           // first retained seq, durable+1 if none
-	tail    []dispatch.Event // recent durable events, contiguous, ending at durable
-	notify  chan struct{}    // closed and replaced when durable moves
+	durable uint64        // last durable sequence number
+	first   uint64        // first retained seq, durable+1 if none
+	tail    *tail         // recent durable events, ending at durable
+	notify  chan struct{} // closed and replaced when durable moves
 
 	kick     chan struct{}   // wakes the writer; capacity 1
 	trimReq  chan chan error // asks the writer for a full trim now
@@ -165,6 +166,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		claims:  make(map[string]string),
 		group:   newFlushGroup(),
 		notify:  make(chan struct{}),
+		tail:    newTail(tailCap),
 		kick:    make(chan struct{}, 1),
 		trimReq: make(chan chan error),
 		stop:    make(chan struct{}),
@@ -189,7 +191,16 @@ func (s *Store) restore() error {
 				return err
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keyLastSeq); v != nil {
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get(keyFormat); {
+		case v == nil:
+			if err := meta.Put(keyFormat, []byte{formatVersion}); err != nil {
+				return err
+			}
+		case len(v) != 1 || v[0] != formatVersion:
+			return fmt.Errorf("restore: unknown file format %x", v)
+		}
+		if v := meta.Get(keyLastSeq); v != nil {
 			if len(v) != 8 {
 				return errors.New("restore: malformed last_seq")
 			}
@@ -220,7 +231,7 @@ func (s *Store) restore() error {
 			if err != nil {
 				return err
 			}
-			s.tail = append(s.tail, e)
+			s.tail.push(e)
 		}
 		return nil
 	})
@@ -230,9 +241,9 @@ func (s *Store) restore() error {
 // for the writer. It changes nothing when it returns an error; a claim
 // conflict wraps dispatch.ErrClaimed. Committed.Wait reports durability.
 //
-// Event times are stored in UTC with nanosecond precision; Data is stored
-// compacted. The returned events share Data with the store's tail: treat
-// it as read-only.
+// Event times are stored in UTC with nanosecond precision. Data must be
+// valid JSON and is kept byte for byte. The returned events share Data with
+// the store's tail: treat it as read-only.
 func (s *Store) Commit(ctx context.Context, b dispatch.Batch) (dispatch.Committed, error) {
 	if err := ctx.Err(); err != nil {
 		return dispatch.Committed{}, fmt.Errorf("commit: %w", err)

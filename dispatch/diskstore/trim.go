@@ -2,7 +2,6 @@ package diskstore
 
 import (
 	"fmt"
-	"sort"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -73,9 +72,7 @@ func (s *Store) trimOnce() (more bool, err error) {
 	}
 	s.dmu.Lock()
 	s.first = upto + 1
-	// The tail is sorted by seq: drop what was trimmed from its front.
-	i := sort.Search(len(s.tail), func(i int) bool { return s.tail[i].Seq > upto })
-	s.tail = s.tail[i:]
+	s.tail.dropThrough(upto)
 	s.dmu.Unlock()
 	s.log.Debug("event store trimmed", "from_seq", first, "to_seq", upto)
 	return upto == limit && limit < durable, nil

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jjj-social-work/dispatch/dispatch"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -163,14 +162,10 @@ func (s *Store) publish(q []*pending) {
 	}
 	s.dmu.Lock()
 	for _, p := range q {
-		if len(p.events) > 0 {
-			s.tail = append(s.tail, p.events...)
-			s.durable = p.events[len(p.events)-1].Seq
+		for _, e := range p.events {
+			s.tail.push(e)
+			s.durable = e.Seq
 		}
-	}
-	if len(s.tail) > 2*tailCap {
-		// Copy down rather than reslice, so the dropped events' memory goes.
-		s.tail = append(make([]dispatch.Event, 0, 2*tailCap), s.tail[len(s.tail)-tailCap:]...)
 	}
 	close(s.notify)
 	s.notify = make(chan struct{})
