@@ -190,13 +190,12 @@ func (ls *surgeLists) fetch(r, k int) {
 		es = append(es, e)
 		bound = max(bound, e.Cost)
 	}
-	// Keep each worker's cheapest edge, then order by (cost, worker) so that
-	// ties always resolve to the lower worker handle.
-	slices.SortFunc(es, func(a, b SurgeEdge) int {
-		return cmp.Or(cmp.Compare(a.Worker, b.Worker), cmp.Compare(a.Cost, b.Cost))
-	})
-	es = slices.CompactFunc(es, func(a, b SurgeEdge) bool { return a.Worker == b.Worker })
-	slices.SortFunc(es, surgeEdgeCompare)
+	// Order by (cost, worker) so that ties resolve to the lower worker
+	// handle. A worker listed twice needs no care: the solver and greedy
+	// meet its cheaper edge first and the dearer one never helps.
+	if !slices.IsSortedFunc(es, surgeEdgeCompare) {
+		slices.SortFunc(es, surgeEdgeCompare)
+	}
 	ls.edges[r] = es
 	ls.bound[r] = bound
 }
