@@ -83,7 +83,11 @@ const surgeCertTol = 1e-9
 //
 // candidates(row, k) must return the k cheapest feasible workers of row in
 // ascending cost (ties in any fixed order), or all of them if there are
-// fewer than k; fewer than k means the list is complete. It must be
+// fewer than k; fewer than k means the list is complete. Optimality rests on
+// no left-out worker being cheaper than a returned one: a nearest-k list by
+// distance meets that only if Cost never falls as distance grows, so cost
+// terms that do not grow with distance (region or workload penalties) must
+// be accounted for by the caller, e.g. by fetching past k. It must be
 // deterministic and is called from the caller's goroutine only, possibly
 // several times per row with growing k. SolveSurge copies what it returns,
 // so a buffer may be reused. Edges with a negative worker or a cost that is
