@@ -194,7 +194,7 @@ func TestRandomOpsAgainstModel(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			if got := claimTable(s); !maps.Equal(got, claims) {
+			if got := s.Claims(); !maps.Equal(got, claims) {
 				t.Errorf("claims: got %v, want %v", got, claims)
 			}
 			got, last := loadAll(t, s)

@@ -229,7 +229,7 @@ func checkAfterCrash(t *testing.T, dir string, round int, acks []crashAck, prevL
 
 	// A writer's worker is claimed for its last acknowledged batch, or for
 	// a later one that became durable without being acknowledged.
-	claims := claimTable(s)
+	claims := s.Claims()
 	for w, i := range lastAcked {
 		held := claims[crashWorker(w)]
 		var r, g, j int

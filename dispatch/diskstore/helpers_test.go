@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"runtime"
 	"sync"
 	"testing"
@@ -76,12 +75,6 @@ func loadAll(t testing.TB, s *Store) (map[string]string, uint64) {
 		t.Fatalf("Load: %v", err)
 	}
 	return got, last
-}
-
-func claimTable(s *Store) map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.claims)
 }
 
 // checkContiguous fails unless evs have seqs from, from+1, ... in order.

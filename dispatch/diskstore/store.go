@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -374,6 +375,15 @@ func (s *Store) applyClaimsLocked(p *pending) error {
 		s.claims[w] = a
 	}
 	return nil
+}
+
+// Claims returns a copy of the claim table, worker id to assignment id, as
+// committed (queued batches included). It is not part of dispatch.Store; it
+// is there for start-up consistency checks and operators.
+func (s *Store) Claims() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.claims)
 }
 
 // Close writes what is queued, stops the writer and closes the file. It is

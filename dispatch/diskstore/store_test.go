@@ -117,7 +117,7 @@ func TestClaims(t *testing.T) {
 				}
 				wantSeq = 2
 			}
-			if got := claimTable(s); !maps.Equal(got, tt.wantClaims) {
+			if got := s.Claims(); !maps.Equal(got, tt.wantClaims) {
 				t.Errorf("claims: got %v, want %v", got, tt.wantClaims)
 			}
 			next := mustCommit(t, s, dispatch.Batch{Events: []dispatch.Event{ev("probe")}})
@@ -132,7 +132,7 @@ func TestClaims(t *testing.T) {
 			// The claims on disk are the same after a restart.
 			s.Close()
 			s2 := openT(t, dir, Options{})
-			if got := claimTable(s2); !maps.Equal(got, tt.wantClaims) {
+			if got := s2.Claims(); !maps.Equal(got, tt.wantClaims) {
 				t.Errorf("claims after reopen: got %v, want %v", got, tt.wantClaims)
 			}
 		})
@@ -265,7 +265,7 @@ func TestCommitValidation(t *testing.T) {
 			}
 		})
 	}
-	if got := claimTable(s); len(got) != 0 {
+	if got := s.Claims(); len(got) != 0 {
 		t.Errorf("claims after refused batches: got %v, want none", got)
 	}
 	if evs := mustCommit(t, s, dispatch.Batch{Events: []dispatch.Event{ev("x"), {Type: "y", Seq: 2}}}); evs[0].Seq != 1 {

@@ -12,7 +12,7 @@ const (
 	trimInterval = 30 * time.Second
 	// trimChunk bounds the deletions of one trim transaction, so a large
 	// backlog of expired events never stalls commits for long.
-	trimChunk = 20000
+	trimChunk = 5000
 )
 
 // run is the single writer: it owns every write transaction after Open.
