@@ -1,0 +1,18 @@
+// The connection indicator both pages show: a pill in the top bar and,
+// while offline, a banner nobody can miss. Status is also set as
+// data-state, which the browser tests read.
+import { t } from './i18n.js';
+
+const LABEL = { online: 'conn.online', connecting: 'conn.connecting', offline: 'conn.offline', resync: 'conn.resync' };
+
+export function showConn(status) {
+  const el = document.getElementById('conn');
+  if (el) {
+    el.dataset.state = status;
+    el.className = `conn conn-${status}`;
+    el.textContent = t(LABEL[status] || LABEL.offline);
+  }
+  const banner = document.getElementById('offline-banner');
+  if (banner) banner.hidden = status !== 'offline';
+  document.body.classList.toggle('is-offline', status === 'offline');
+}

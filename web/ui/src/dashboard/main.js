@@ -1,0 +1,175 @@
+// The coordinator dashboard: map, incident list and panel, incident form
+// and live feed, all fed by one snapshot plus the event stream.
+import 'leaflet/dist/leaflet.css';
+import '../styles/base.css';
+import '../styles/dashboard.css';
+import { h, clear, option, $ } from '../dom.js';
+import { t, applyStatic, toggleLang, onLangChange } from '../i18n.js';
+import { signIn, signOut } from '../login.js';
+import { showConn } from '../conn.js';
+import { Stream } from '../stream.js';
+import { snapshot } from '../api.js';
+import { Model } from '../model.js';
+import { DEFAULT_SKILLS, REGIONS, SEVERITIES } from '../domain.js';
+import { createBaseMap } from './basemap.js';
+import { LiveLayers, hexColour } from './layers.js';
+import { Feed } from './feed.js';
+import { IncidentForm } from './form.js';
+import { renderList, renderDetail } from './panel.js';
+
+const model = new Model();
+const ui = { tab: 'incidents', detail: null, skills: DEFAULT_SKILLS, me: null, pending: false };
+let stream;
+let layers;
+let feed;
+let form;
+let base;
+// While a snapshot reloads after a reset, events are held back and then
+// applied past the snapshot's sequence.
+let held = null;
+
+async function main() {
+  applyStatic(document);
+  $('#lang').addEventListener('click', toggleLang);
+  $('#logout').addEventListener('click', signOut);
+  showConn('connecting');
+  ui.me = await signIn($('#login'));
+  if (ui.me.role === 'worker') {
+    location.replace('/worker');
+    return;
+  }
+  $('#who').textContent = `${ui.me.name} · ${(ui.me.regions?.length ? ui.me.regions : REGIONS).map((r) => t(`region.${r}`)).join(' ')}`;
+
+  base = createBaseMap($('#map'));
+  layers = new LiveLayers(base.map, model, { onIncidentClick: openDetail });
+  feed = new Feed($('#feed'), model, { onIncidentClick: openDetail });
+  form = new IncidentForm($('#pane-new'), base.map, { skills: () => ui.skills, onCreated: (inc) => inc?.id && openDetail(inc.id) });
+  for (const b of document.querySelectorAll('[data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  onLangChange(() => {
+    base.redrawLabels();
+    feed.rerender();
+    renderFilters();
+    renderLegend();
+    form.render();
+    renderPanels();
+    layers.redraw();
+    showConn(stream?.status || 'connecting');
+    renderSeq();
+  });
+
+  await loadSnapshot();
+  renderFilters();
+  renderLegend();
+  form.render();
+  feed.rerender();
+  showTab('incidents');
+
+  stream = new Stream({
+    lastSeq: model.seq,
+    onStatus: showConn,
+    onEvent: onEvent,
+    onReset: resync,
+  });
+  stream.start();
+}
+
+async function loadSnapshot() {
+  for (;;) {
+    try {
+      const snap = await snapshot();
+      model.load(snap);
+      if (Array.isArray(snap.skills) && snap.skills.length) ui.skills = snap.skills.map((s) => s.id || s);
+      layers.redraw();
+      renderPanels();
+      renderSeq();
+      return;
+    } catch (err) {
+      showConn('offline');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+function onEvent(ev) {
+  if (held) return void held.push(ev);
+  model.apply(ev);
+  feed.add(ev);
+  layers.redraw();
+  schedulePanels();
+  renderSeq();
+}
+
+// resync reloads the snapshot when the server says the log no longer
+// reaches back to our sequence (PRODUCT §5).
+async function resync() {
+  held = [];
+  showConn('resync');
+  await loadSnapshot();
+  const after = model.seq;
+  const backlog = held;
+  held = null;
+  stream.resetTo(Math.max(after, stream.lastSeq));
+  for (const ev of backlog) if (ev.seq > after) onEvent(ev);
+  showConn(stream.status);
+}
+
+function renderSeq() {
+  $('#seq').textContent = t('conn.seq', { seq: model.seq });
+  document.body.dataset.seq = String(model.seq);
+}
+
+function schedulePanels() {
+  if (ui.pending) return;
+  ui.pending = true;
+  requestAnimationFrame(() => {
+    ui.pending = false;
+    renderPanels();
+  });
+}
+
+function renderPanels() {
+  renderList($('#pane-incidents'), model, openDetail);
+  // The detail pane holds forms the coordinator may be typing into; it is
+  // redrawn only when nothing in it has focus.
+  if (ui.detail && !$('#pane-detail').contains(document.activeElement)) {
+    renderDetail($('#pane-detail'), model, ui.detail, { onBack: () => showTab('incidents') });
+  }
+}
+
+function openDetail(id) {
+  ui.detail = id;
+  $('[data-tab=detail]').hidden = false;
+  renderDetail($('#pane-detail'), model, id, { onBack: () => showTab('incidents') });
+  showTab('detail');
+  layers.focus(id);
+}
+
+function showTab(name) {
+  ui.tab = name;
+  for (const b of document.querySelectorAll('[data-tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  for (const p of document.querySelectorAll('[data-pane]')) p.hidden = p.dataset.pane !== name;
+  form.setActive(name === 'new');
+}
+
+function renderFilters() {
+  const skill = $('#f-skill');
+  const region = $('#f-region');
+  const scope = ui.me.regions?.length ? ui.me.regions : REGIONS;
+  clear(skill, option('', t('map.filter.all')), ui.skills.map((s) => option(s, t(`skill.${s}`), s === layers.filter.skill)));
+  clear(region, option('', t('map.filter.all')), scope.map((r) => option(r, t(`region.${r}`), r === layers.filter.region)));
+  skill.onchange = () => layers.setFilter({ skill: skill.value });
+  region.onchange = () => layers.setFilter({ region: region.value });
+}
+
+function renderLegend() {
+  clear(
+    $('#legend'),
+    h('div.legend-title', {}, t('map.legend.available')),
+    h('div.legend-row', {}, [1, 2, 5, 10].map((n) => h('span.swatch', { style: `background:${hexColour(n)}` }, n === 10 ? '10+' : String(n)))),
+    h('div.legend-title', {}, t('map.legend.severity')),
+    h('div.legend-row', {}, SEVERITIES.map((s) => h(`span.sev.sev-${s}`, { title: t(`sev.${s}`) }, s))),
+    h('div.legend-row', {}, h('span.pulse-dot'), ' ', t('map.legend.unfilled')),
+  );
+}
+
+main();
