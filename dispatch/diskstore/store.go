@@ -98,7 +98,7 @@ type Store struct {
 
 	trimDue    bool // writer-owned: a trim pass is pending
 	sinceTrim  int  // writer-owned: events written since the last trim
-	failWrites func() error
+	failWrites func() error // tests: make the next write transactions fail
 }
 
 // pending is one accepted batch waiting for the writer.
