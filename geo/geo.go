@@ -48,11 +48,34 @@ func (p Point) Validate() error {
 const EarthRadiusMeters = 6371008.8
 
 // DistanceMeters is the great-circle (haversine) distance between a and b.
+// Nearest ranks by exactly this value: both go through origin.meters, so a
+// search and a brute-force scan see the same floating-point numbers.
 func DistanceMeters(a, b Point) float64 {
-	const rad = math.Pi / 180
-	lat1, lat2 := a.Lat*rad, b.Lat*rad
-	dLat := lat2 - lat1
-	dLng := (b.Lng - a.Lng) * rad
-	s := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1)*math.Cos(lat2)*math.Sin(dLng/2)*math.Sin(dLng/2)
+	o := newOrigin(a)
+	return o.meters(b)
+}
+
+const degToRad = math.Pi / 180
+
+// origin holds the parts of the haversine formula that depend only on the
+// first point, so a search computes them once per query, not per worker.
+type origin struct {
+	lat    float64 // radians
+	lng    float64 // degrees, subtracted before scaling as in the formula
+	cosLat float64
+}
+
+func newOrigin(a Point) origin {
+	lat := a.Lat * degToRad
+	return origin{lat: lat, lng: a.Lng, cosLat: math.Cos(lat)}
+}
+
+func (o *origin) meters(b Point) float64 {
+	lat2 := b.Lat * degToRad
+	dLat := lat2 - o.lat
+	dLng := (b.Lng - o.lng) * degToRad
+	sLat := math.Sin(dLat / 2)
+	sLng := math.Sin(dLng / 2)
+	s := sLat*sLat + o.cosLat*math.Cos(lat2)*sLng*sLng
 	return 2 * EarthRadiusMeters * math.Asin(math.Min(1, math.Sqrt(s)))
 }
