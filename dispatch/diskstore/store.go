@@ -96,8 +96,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	trimDue    bool // writer-owned: a trim pass is pending
-	sinceTrim  int  // writer-owned: events written since the last trim
+	trimDue    bool         // writer-owned: a trim pass is pending
+	sinceTrim  int          // writer-owned: events written since the last trim
 	failWrites func() error // tests: make the next write transactions fail
 }
 
