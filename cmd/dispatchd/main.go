@@ -1,5 +1,12 @@
 // Command dispatchd runs the dispatch server. It only wires: it reads the
-// config, builds the logger and runs the server until a signal arrives.
+// config, builds the logger, opens the store, creates the engine and the
+// web server, and runs them until a signal arrives.
+//
+//	dispatchd [serve] [-config FILE] [-listen ADDR] [-data-dir DIR] [-demo=false] ...
+//	dispatchd token issue --role coordinator --regions HE --name "Hebei desk" --ttl 720h
+//	dispatchd token issue --role worker --worker W123
+//	dispatchd token revoke ID
+//	dispatchd token list
 package main
 
 import (
@@ -7,58 +14,33 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net/http"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "dispatchd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("dispatchd", flag.ContinueOnError)
-	configPath := fs.String("config", "configs/dispatchd.json", "config file")
-	listen := fs.String("listen", "", "listen address (overrides the config file)")
-	if err := fs.Parse(args); err != nil {
-		return err
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return runServe(ctx, args[1:], stdout, stderr)
+		case "token":
+			return runToken(args[1:], stdout)
+		case "help", "-h", "-help", "--help":
+			fmt.Fprintln(stdout, "usage: dispatchd [serve] [flags] | dispatchd token issue|revoke|list [flags]")
+			return nil
+		}
 	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"status":"ok"}`)
-	})
-	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", cfg.Listen)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return runServe(ctx, args, stdout, stderr)
 }

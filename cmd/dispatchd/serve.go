@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/dispatch"
+	"github.com/jjj-social-work/dispatch/dispatch/diskstore"
+	"github.com/jjj-social-work/dispatch/web"
+	"github.com/jjj-social-work/dispatch/web/ui"
+)
+
+// serveFlags override the config file when given.
+type serveFlags struct {
+	fs                        *flag.FlagSet
+	config, listen, dataDir   *string
+	tlsCert, tlsKey, logLevel *string
+	demo                      *bool
+}
+
+func parseServeFlags(args []string) (serveFlags, error) {
+	fs := flag.NewFlagSet("dispatchd serve", flag.ContinueOnError)
+	f := serveFlags{
+		fs:       fs,
+		config:   fs.String("config", "configs/dispatchd.json", "config file"),
+		listen:   fs.String("listen", "", "listen address"),
+		dataDir:  fs.String("data-dir", "", "data directory"),
+		tlsCert:  fs.String("tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)"),
+		tlsKey:   fs.String("tls-key", "", "TLS private key file"),
+		logLevel: fs.String("log-level", "", "debug, info, warn or error"),
+		demo:     fs.Bool("demo", false, "at first start, issue and print a local demo coordinator token"),
+	}
+	return f, fs.Parse(args)
+}
+
+func (f serveFlags) apply(cfg *config) {
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "listen":
+			cfg.Listen = *f.listen
+		case "data-dir":
+			cfg.DataDir = *f.dataDir
+		case "tls-cert":
+			cfg.TLSCert = *f.tlsCert
+		case "tls-key":
+			cfg.TLSKey = *f.tlsKey
+		case "log-level":
+			cfg.LogLevel = *f.logLevel
+		case "demo":
+			cfg.Demo = *f.demo
+		}
+	})
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// runServe wires the store, the engine and the web server and runs them
+// until ctx ends. The web server drains first (every acknowledged change
+// is already durable), then the engine stops, then the store closes.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*flags.config, isSet(flags.fs, "config"))
+	if err != nil {
+		return err
+	}
+	flags.apply(&cfg)
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	creds, err := web.OpenCredentials(cfg.credentialsPath(), nil)
+	if err != nil {
+		return err
+	}
+	firstStart := creds.Empty()
+
+	store, err := diskstore.Open(cfg.DataDir, diskstore.Options{
+		Retention: cfg.retention(), Logger: logger.With("component", "store"),
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+
+	eng, err := startEngine(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Options{
+		Auth: creds, Events: store, StartSeq: eng.seq, Engine: eng.api,
+		Logger: logger.With("component", "web"), AllowedOrigins: cfg.AllowedOrigins,
+		Ready: eng.ready, UI: ui.Handler(),
+	})
+	if err != nil {
+		return err
+	}
+	eng.hook(srv.Metrics())
+
+	if cfg.Demo && firstStart {
+		if err := issueDemoToken(creds, cfg, stdout); err != nil {
+			return err
+		}
+	}
+	return runAll(ctx, eng, func(ctx context.Context) error {
+		return srv.ListenAndServe(ctx, web.ServeOptions{
+			Addr: cfg.Listen, CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		})
+	})
+}
+
+// issueDemoToken prints a coordinator token for the local demo. It exists
+// only at the first start of an empty data dir, and only when asked for.
+func issueDemoToken(creds *web.Credentials, cfg config, stdout io.Writer) error {
+	tok, _, err := creds.Issue(web.IssueRequest{Name: "demo joint desk", Role: web.RoleCoordinator,
+		TTL: time.Duration(cfg.TokenTTL)})
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	host := cfg.Listen
+	if h, p, err := net.SplitHostPort(cfg.Listen); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+		host = net.JoinHostPort("127.0.0.1", p)
+	}
+	fmt.Fprintf(stdout, "demo coordinator token (shown once): %s\nopen %s://%s/#token=%s\n", tok, scheme, host, tok)
+	return nil
+}
+
+var _ dispatch.Store = (*diskstore.Store)(nil)
