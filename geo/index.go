@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"math"
 	"sync"
 )
 
@@ -253,44 +254,60 @@ func (ix *Index) Len() int {
 }
 
 // CountByCell counts the workers passing f (its attribute tests and Accept;
-// MaxMeters has no centre here and is ignored) per cell at resolution res.
-// Cells without such workers are absent. It returns nil for a resolution
-// outside 0..MaxResolution. Resolutions up to the leaf resolution (9) cost
-// one pass over the index with no cgo call; finer ones need one h3 call per
-// worker, made after the lock is released.
+// MaxMeters has no centre here and is ignored) per cell at resolution res:
+// each worker counts in the cell CellOf(position, res), the hexagon a map
+// draws, not in its leaf's H3 parent (H3 children do not tile their parent
+// exactly). Cells without such workers are absent; an invalid resolution
+// gives nil.
+//
+// A leaf whose bounding ball lies inside the inscribed circle of a coarse
+// cell counts as a whole with no cgo call; only workers in leaves that
+// straddle a coarse edge are located one by one, after the lock is released.
 func (ix *Index) CountByCell(res int, f Filter) map[Cell]int {
 	if res < 0 || res > MaxResolution {
 		return nil
 	}
 	out := make(map[Cell]int)
+	var pts []Point // workers whose cell must be asked of h3
+	geoms := make(map[uint64]cellGeom)
 	ix.mu.RLock()
-	if res <= ix.leafRes() {
-		for i := range ix.leaves {
-			l := &ix.leaves[i]
-			if len(l.ents) == 0 || !f.mayMatch(&l.sum) {
-				continue
+	leafRes := ix.leafRes()
+	for i := range ix.leaves {
+		l := &ix.leaves[i]
+		if len(l.ents) == 0 || !f.mayMatch(&l.sum) {
+			continue
+		}
+		whole := uint64(0) // the cell holding the entire leaf, if known
+		switch {
+		case res == leafRes:
+			whole = l.cell
+		case res < leafRes-1:
+			// One level up the straddling share is too high to pay for
+			// the coarse cell's geometry.
+			pc := parentBits(l.cell, res)
+			g, ok := geoms[pc]
+			if !ok {
+				g = leafGeom(pc)
+				geoms[pc] = g
 			}
-			n := 0
-			for j := range l.ents {
-				e := &l.ents[j]
-				if f.matchEntry(e) && (f.Accept == nil || f.Accept(e.id)) {
-					n++
-				}
-			}
-			if n > 0 {
-				out[Cell(parentBits(l.cell, res))] += n
+			if math.Sqrt(l.c.chord2(g.c))+l.rc < g.inner {
+				whole = pc
 			}
 		}
-		ix.mu.RUnlock()
-		return out
-	}
-	var pts []Point
-	for i := range ix.leaves {
-		for j := range ix.leaves[i].ents {
-			e := &ix.leaves[i].ents[j]
-			if f.matchEntry(e) && (f.Accept == nil || f.Accept(e.id)) {
+		n := 0
+		for j := range l.ents {
+			e := &l.ents[j]
+			if !f.matchEntry(e) || f.Accept != nil && !f.Accept(e.id) {
+				continue
+			}
+			if whole != 0 {
+				n++
+			} else {
 				pts = append(pts, e.p)
 			}
+		}
+		if n > 0 {
+			out[Cell(whole)] += n
 		}
 	}
 	ix.mu.RUnlock()

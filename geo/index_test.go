@@ -300,7 +300,7 @@ func TestNearestTable(t *testing.T) {
 // kind, random updates, filters, k and query points, Nearest equals the
 // brute-force scan, on the default and on other resolution ladders.
 func TestNearestMatchesBruteForce(t *testing.T) {
-	seeds, queries, maxN := 12, 150, 3000
+	seeds, queries, maxN := 6, 100, 2000
 	if testing.Short() {
 		seeds, queries, maxN = 4, 60, 1000
 	}
