@@ -275,6 +275,7 @@ type surgeSolver struct {
 	seen     []uint32 // epoch at which dist was set
 	done     []uint32 // epoch at which the column was settled
 	epoch    uint32
+	ub       surgeCost // no sink is farther: the best free column or unfilled option seen
 	rowDist  []surgeCost
 	heap     surgeHeap
 	doneRows []int32
@@ -351,6 +352,7 @@ func (s *surgeSolver) augment(root int32) {
 
 	bestDummy := bigM.sub(s.u[root]) // root's own unfilled option
 	bestRow := root
+	s.ub = bestDummy
 	s.rowDist[root] = surgeCost{}
 	s.doneRows = append(s.doneRows, root)
 	s.relax(root, surgeCost{})
@@ -385,6 +387,9 @@ func (s *surgeSolver) augment(root int32) {
 		s.doneRows = append(s.doneRows, r)
 		if d := top.d.add(bigM).sub(s.u[r]); surgeLess(d, bestDummy) {
 			bestDummy, bestRow = d, r
+			if surgeLess(d, s.ub) {
+				s.ub = d
+			}
 		}
 		s.relax(r, top.d)
 	}
@@ -424,7 +429,14 @@ func (s *surgeSolver) augment(root int32) {
 func (s *surgeSolver) relax(r int32, d surgeCost) {
 	ur := s.u[r]
 	ep := s.epoch
+	// Every v is <= 0, so d + cost - u_r bounds the distance from below;
+	// with costs ascending, the rest of the row cannot beat s.ub.
+	lbBig := d.big - ur.big
+	lbC := d.c - ur.c
 	for e := s.start[r]; e < s.start[r+1]; e++ {
+		if c := lbC + s.cost[e]; lbBig > s.ub.big || (lbBig == s.ub.big && c >= s.ub.c) {
+			break
+		}
 		j := s.col[e]
 		if s.done[j] == ep {
 			continue
@@ -436,6 +448,9 @@ func (s *surgeSolver) relax(r int32, d surgeCost) {
 			s.dist[j] = nd
 			s.pred[j] = r
 			s.heap.push(surgeHeapItem{d: nd, col: j, worker: s.colWorker[j]})
+			if s.colRow[j] < 0 && surgeLess(nd, s.ub) {
+				s.ub = nd
+			}
 		}
 	}
 }

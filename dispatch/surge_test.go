@@ -420,3 +420,91 @@ func TestSurgeCertificateAtScale(t *testing.T) {
 	}
 	t.Logf("40 instances, %d with unfilled rows; rounds by start k: %v", short, rounds)
 }
+
+// surgeFlowRef is an independent reference for sizes past the exhaustive
+// solver: minimum-cost maximum flow by successive shortest paths found with
+// Bellman–Ford, which needs no potentials and accepts negative costs.
+func surgeFlowRef(in surgeInstance) (filled int, total float64) {
+	rows := len(in.edges)
+	n := rows + in.workers + 2
+	src, dst := n-2, n-1
+	type arc struct {
+		to, rev int
+		cap     int
+		cost    float64
+	}
+	g := make([][]arc, n)
+	add := func(a, b int, c float64) {
+		g[a] = append(g[a], arc{b, len(g[b]), 1, c})
+		g[b] = append(g[b], arc{a, len(g[a]) - 1, 0, -c})
+	}
+	for r, es := range in.edges {
+		add(src, r, 0)
+		for _, e := range es {
+			add(r, rows+int(e.Worker), e.Cost)
+		}
+	}
+	for w := range in.workers {
+		add(rows+w, dst, 0)
+	}
+	for {
+		dist := make([]float64, n)
+		for i := range dist {
+			dist[i] = math.Inf(1)
+		}
+		type hop struct{ node, arc int }
+		prev := make([]hop, n)
+		dist[src] = 0
+		for changed := true; changed; {
+			changed = false
+			for a := range n {
+				if math.IsInf(dist[a], 1) {
+					continue
+				}
+				for i, e := range g[a] {
+					if e.cap > 0 && dist[a]+e.cost < dist[e.to]-1e-12 {
+						dist[e.to] = dist[a] + e.cost
+						prev[e.to] = hop{a, i}
+						changed = true
+					}
+				}
+			}
+		}
+		if math.IsInf(dist[dst], 1) {
+			return filled, total
+		}
+		for v := dst; v != src; v = prev[v].node {
+			e := &g[prev[v].node][prev[v].arc]
+			e.cap--
+			g[v][e.rev].cap++
+		}
+		filled++
+		total += dist[dst]
+	}
+}
+
+func TestSurgeMatchesFlowReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 5))
+	for i := range 400 {
+		in := surgeInstance{workers: 1 + rng.IntN(80)}
+		rows := 1 + rng.IntN(60)
+		density := 0.02 + 0.5*rng.Float64()
+		for range rows {
+			var es []SurgeEdge
+			for w := range in.workers {
+				if rng.Float64() < density {
+					es = append(es, SurgeEdge{Worker: int32(w), Cost: float64(rng.IntN(20)) - 2})
+				}
+			}
+			in.edges = append(in.edges, es)
+		}
+		wf, wt := surgeFlowRef(in)
+		for _, startK := range []int{1, 3, 1 << 20} {
+			got := surgeSolve(rows, in.gen(i%2 == 0), startK)
+			if got.Filled != wf || math.Abs(got.Total-wt) > 1e-9*max(1, math.Abs(wt)) {
+				t.Fatalf("instance %d, start k %d: got filled %d total %v, want %d %v",
+					i, startK, got.Filled, got.Total, wf, wt)
+			}
+		}
+	}
+}
