@@ -14,13 +14,18 @@ import (
 //
 // Code is stable and meant for programs; Message is for people and may change.
 type APIError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Field   string `json:"field,omitempty"`
+	Status int    `json:"-"`
+	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
+	// Line is the 1-based line of a CSV import the error is about.
+	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
 }
 
 func (e *APIError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: line %d: %s: %s", e.Code, e.Line, e.Field, e.Message)
+	}
 	if e.Field != "" {
 		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
 	}
