@@ -2,8 +2,14 @@
 // because names, notes and reasons come from other people.
 
 export function h(tag, attrs, ...children) {
-  const [name, ...classes] = tag.split('.');
-  const el = document.createElement(name || 'div');
+  // tag is "name", optionally followed by ".class" and "#id" parts.
+  const parts = tag.match(/^[^.#]*|[.#][^.#]+/g);
+  const el = document.createElement(parts[0] || 'div');
+  const classes = [];
+  for (const p of parts.slice(1)) {
+    if (p[0] === '#') el.id = p.slice(1);
+    else classes.push(p.slice(1));
+  }
   if (classes.length) el.className = classes.join(' ');
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;

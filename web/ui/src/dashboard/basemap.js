@@ -22,7 +22,7 @@ export const JJJ_BOUNDS = L.latLngBounds([36.0, 113.4], [42.7, 119.9]);
 
 export function createBaseMap(el) {
   const map = L.map(el, {
-    zoomSnap: 0.5,
+    zoomSnap: 0.25,
     minZoom: 6,
     maxZoom: 16,
     maxBounds: JJJ_BOUNDS.pad(0.6),

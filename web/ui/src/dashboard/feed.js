@@ -21,6 +21,7 @@ export class Feed {
     if (QUIET.has(ev.type)) return;
     const text = describe(ev, this.model);
     if (!text) return;
+    this.el.querySelector('li.empty')?.remove();
     this.items.unshift({ ev, text });
     if (this.items.length > MAX_ITEMS) this.items.pop();
     this.el.prepend(this.row(this.items[0]));
@@ -50,8 +51,11 @@ export function incidentLabel(inc, id) {
   return `${t(`type.${inc.type}`)} ${severity(inc.severity)} · ${t(`region.${inc.region}`)} #${shortID(inc.id)}`;
 }
 
+// shortID keeps ids readable in one line; long generated ids are cut to
+// their last characters, which differ between neighbours.
 export function shortID(id) {
-  return String(id || '').slice(-4);
+  const s = String(id || '');
+  return s.length > 8 ? s.slice(-6) : s;
 }
 
 function workerName(model, id) {

@@ -130,8 +130,9 @@ function schedulePanels() {
 function renderPanels() {
   renderList($('#pane-incidents'), model, openDetail);
   // The detail pane holds forms the coordinator may be typing into; it is
-  // redrawn only when nothing in it has focus.
-  if (ui.detail && !$('#pane-detail').contains(document.activeElement)) {
+  // not redrawn under a field that has focus.
+  const typing = document.activeElement?.matches?.('input, textarea, select') && $('#pane-detail').contains(document.activeElement);
+  if (ui.detail && !typing) {
     renderDetail($('#pane-detail'), model, ui.detail, { onBack: () => showTab('incidents') });
   }
 }

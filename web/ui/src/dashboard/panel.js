@@ -80,6 +80,9 @@ function assignmentItem(a, model) {
 
 // explanation shows the cost terms the matcher added up for this worker
 // and the next-best candidates it passed over.
+// Which explanations are open survives the panel's redraws.
+const openWhy = new Set();
+
 function explanation(a, model) {
   const x = a.explanation || a.why;
   if (!x) return null;
@@ -87,7 +90,7 @@ function explanation(a, model) {
   const runners = x.runner_ups || x.runnerUps || [];
   return h(
     'details.why',
-    {},
+    { open: openWhy.has(a.id), ontoggle: (e) => (e.target.open ? openWhy.add(a.id) : openWhy.delete(a.id)) },
     h('summary', {}, t('panel.why'), x.cost !== undefined ? h('span.muted', {}, ` · ${t('panel.cost', { cost: fmt(x.cost) })}`) : null),
     h('table.terms', {}, terms.map((term) => h('tr', {}, h('th', {}, termLabel(term.name)), h('td', {}, fmt(term.value, term.unit))))),
     runners.length
