@@ -44,14 +44,15 @@ import (
 // u_r <= b_r gives u_r + v_j <= b_r <= c_rj: the duals stay feasible on the
 // full graph, slackness is unchanged, and the restricted optimum is the
 // global one. Rows whose list is complete (the generator returned fewer than
-// asked) have no left-out edges. A row that violates u_r <= b_r gets its k
-// doubled and the whole problem is solved again. An unfilled row has
-// u_r = M > b_r, and so does every row it competes with through alternating
-// paths (their u carries M), so when needs cannot all be filled, the rows
-// that compete with them are widened until their lists are complete: a
-// worker past the list might be free. The check allows a relative slack of
-// surgeCertTol on b_r for rounding, so the total is optimal to within
-// rows·surgeCertTol·|b| of the exact optimum.
+// asked) have no left-out edges. A row that violates u_r <= b_r has its
+// list grown (see growth) and the whole problem is solved again; every round
+// grows some truncated list, so rounds end. An unfilled row has u_r = M, and
+// every row it competes with through alternating paths has a u carrying M
+// too, so none of them passes: when needs cannot all be filled, the rows
+// that compete for their workers are widened until their lists are
+// complete, since a worker past a list might be free. The check allows a
+// relative slack of surgeCertTol on b_r for rounding, so the total is
+// optimal to within rows·surgeCertTol·|b| of the exact optimum.
 
 // SurgeEdge is one feasible pairing of a need slot with a worker.
 type SurgeEdge struct {
@@ -128,7 +129,7 @@ func surgeSolve(rows int, candidates func(row, k int) []SurgeEdge, startK int) S
 			if ls.complete[r] || s.certified(r, ls.bound[r]) {
 				continue
 			}
-			ls.widen(r)
+			ls.widenBy(r, s.growth(r, ls))
 			widened = true
 		}
 		if !widened {
@@ -171,14 +172,35 @@ func newSurgeLists(rows int, gen func(row, k int) []SurgeEdge, startK int) *surg
 	return ls
 }
 
-// widen doubles row r's list.
-func (ls *surgeLists) widen(r int) {
+// widen doubles row r's list; widenBy multiplies it by f.
+func (ls *surgeLists) widen(r int) { ls.widenBy(r, 2) }
+
+func (ls *surgeLists) widenBy(r, f int) {
 	k := ls.k[r]
-	if k > math.MaxInt32/2 {
+	if k > math.MaxInt32/f {
 		ls.complete[r] = true // no more distinct int32 workers can exist
 		return
 	}
-	ls.fetch(r, 2*k)
+	ls.fetch(r, f*k)
+}
+
+// growth is the factor by which an uncertified row's list grows. Costs of
+// travel rise about as the square root of the rank (workers spread over an
+// area), so a row whose dual u sits x times as far above its cheapest cost
+// as its last candidate does needs about x² times as many; the margin and
+// the clamp keep a poor guess from costing more than a round. A row whose u
+// carries M competes with an unfilled row, and its list must usually grow
+// to completion, so it grows fast.
+func (s *surgeSolver) growth(r int, ls *surgeLists) int {
+	u, es := s.u[r], ls.edges[r]
+	if u.big != 0 {
+		return 4
+	}
+	if len(es) == 0 || ls.bound[r] <= es[0].Cost {
+		return 2
+	}
+	x := (u.c - es[0].Cost) / (ls.bound[r] - es[0].Cost)
+	return int(min(32, max(2, math.Ceil(1.5*x*x))))
 }
 
 func (ls *surgeLists) fetch(r, k int) {
