@@ -1,0 +1,143 @@
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Tick processes everything due at the clock's now: expired offers move to
+// the next candidate, a closed batch window is solved jointly, and slots
+// without candidates are searched again. Each item commits on its own, so
+// one failure does not hold up the rest; Tick returns the first error.
+// Tests drive time with it; Run calls it from real timers.
+func (e *Engine) Tick(ctx context.Context) error {
+	now := e.now()
+	expired, batch, retries := e.due(now)
+	var errs []error
+	for _, id := range expired {
+		errs = append(errs, e.write(ctx, "expire offer", func(tx *txn) error { return tx.expire(id) }))
+	}
+	if batch {
+		errs = append(errs, e.write(ctx, "solve batch", func(tx *txn) error {
+			if !tx.batchDue.IsZero() && !tx.now.Before(tx.batchDue) {
+				tx.solveBatch()
+			}
+			return nil
+		}))
+	}
+	for _, ref := range retries {
+		errs = append(errs, e.write(ctx, "retry slot", func(tx *txn) error { return tx.retry(ref) }))
+	}
+	return errors.Join(errs...)
+}
+
+// due lists what is due at now, in a fixed order.
+func (e *Engine) due(now time.Time) (expired []string, batch bool, retries []slotRef) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for id, at := range e.offers {
+		if !now.Before(at) {
+			expired = append(expired, id)
+		}
+	}
+	slices.SortFunc(expired, func(a, b string) int {
+		return cmp.Or(e.offers[a].Compare(e.offers[b]), cmp.Compare(a, b))
+	})
+	for ref := range e.waiting {
+		s := e.incidents[ref.incident].Slots[ref.slot]
+		if !s.Queued && !s.RetryAt.IsZero() && !now.Before(s.RetryAt) {
+			retries = append(retries, ref)
+		}
+	}
+	slices.SortFunc(retries, func(a, b slotRef) int {
+		return cmp.Or(cmp.Compare(a.incident, b.incident), cmp.Compare(a.slot, b.slot))
+	})
+	return expired, !e.batchDue.IsZero() && !now.Before(e.batchDue), retries
+}
+
+// expire ends an offer nobody answered in time, if it is still due.
+func (tx *txn) expire(id string) error {
+	cur := tx.assignment(id)
+	if cur == nil || cur.State != StateOffered || tx.now.Before(cur.ExpiresAt) {
+		return nil // answered or changed since due() looked
+	}
+	a := tx.editAssignment(id)
+	inc := tx.editIncident(a.IncidentID)
+	tx.endAssignment(a, StateExpired, "no answer in time")
+	tx.missed(inc, a.Slot, a.WorkerID)
+	tx.restatus(inc)
+	return nil
+}
+
+// retry searches again for a slot that had no candidate.
+func (tx *txn) retry(ref slotRef) error {
+	cur := tx.incident(ref.incident)
+	if cur == nil || cur.Status.ended() {
+		return nil
+	}
+	s := cur.Slots[ref.slot]
+	if s.Queued || s.RetryAt.IsZero() || tx.now.Before(s.RetryAt) || !tx.slotOpen(cur, ref.slot) {
+		return nil
+	}
+	inc := tx.editIncident(ref.incident)
+	inc.Slots[ref.slot].RetryAt = time.Time{}
+	tx.refill(inc, ref.slot)
+	return nil
+}
+
+// nextDue is the earliest time something becomes due; zero if nothing is
+// scheduled.
+func (e *Engine) nextDue() time.Time {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	next := e.batchDue
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, at := range e.offers {
+		earlier(at)
+	}
+	for ref := range e.waiting {
+		if s := e.incidents[ref.incident].Slots[ref.slot]; !s.Queued {
+			earlier(s.RetryAt)
+		}
+	}
+	return next
+}
+
+// idleWait is how long Run sleeps when nothing is scheduled; a write that
+// schedules something wakes it earlier.
+const idleWait = time.Minute
+
+// Run drives Tick from real timers until ctx ends; it then returns nil.
+// It returns an error only if the engine has stopped taking writes.
+func (e *Engine) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-timer.C:
+			if err := e.Tick(ctx); err != nil {
+				if errors.Is(err, ErrUnavailable) {
+					return err
+				}
+				if ctx.Err() == nil {
+					e.log.Warn("tick", "err", err)
+				}
+			}
+		}
+		wait := idleWait
+		if next := e.nextDue(); !next.IsZero() {
+			wait = max(0, next.Sub(e.now()))
+		}
+		timer.Reset(wait)
+	}
+}

@@ -1,0 +1,161 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/geo"
+)
+
+// UpsertWorkers adds or updates roster entries, all or nothing: the first
+// bad entry is returned as an *ItemError (wrapping a *FieldError) with its
+// index, and nothing changes. Known workers keep their duty state,
+// position and assignments.
+func (e *Engine) UpsertWorkers(ctx context.Context, in []WorkerInput) error {
+	const op = "upsert workers"
+	if len(in) > maxUpsertWorker {
+		return fmt.Errorf("%s: %w", op, invalid("workers", CodeOutOfRange, "at most %d per call", maxUpsertWorker))
+	}
+	ws := make([]Worker, len(in))
+	seen := make(map[string]int, len(in))
+	for i, wi := range in {
+		w, err := e.pol.validateWorker(wi)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, &ItemError{Index: i, Err: err})
+		}
+		if j, dup := seen[w.ID]; dup {
+			return fmt.Errorf("%s: %w", op, &ItemError{Index: i, Err: invalid("id", CodeDuplicate, "id %q repeats item %d", w.ID, j)})
+		}
+		seen[w.ID] = i
+		ws[i] = w
+	}
+	return e.write(ctx, op, func(tx *txn) error {
+		for i := range ws {
+			tx.upsertWorker(ws[i], in[i].Position)
+		}
+		return nil
+	})
+}
+
+func (tx *txn) upsertWorker(r Worker, pos *geo.Point) {
+	w := tx.editWorker(r.ID)
+	if w == nil {
+		w = &wstate{}
+		w.ID = r.ID
+		tx.addWorker(w)
+	}
+	w.Name, w.Phone, w.HomeRegion, w.Agency = r.Name, r.Phone, r.HomeRegion, r.Agency
+	w.Cert, w.Skills, w.Languages, w.Supervisor = r.Cert, r.Skills, r.Languages, r.Supervisor
+	w.UpdatedAt = tx.now
+	w.skills = 0
+	for _, s := range w.Skills {
+		w.skills |= tx.e.skillBit[s]
+	}
+	if pos != nil {
+		w.pos, w.posAt, w.hasPos = *pos, tx.now, true
+		tx.touchPosition(w.ID)
+	}
+	tx.emit(Event{Type: EventWorkerUpserted, Region: w.HomeRegion, WorkerID: w.ID}, workerEvent(&w.Worker))
+}
+
+// SetDuty puts a worker on or off duty. Going off duty declines a pending
+// offer; it is refused (ErrConflict) while the worker is deployed.
+// Setting the current state again changes nothing.
+func (e *Engine) SetDuty(ctx context.Context, workerID string, on bool) error {
+	return e.write(ctx, "set duty", func(tx *txn) error {
+		cur := tx.worker(workerID)
+		if cur == nil {
+			return notFound("worker_id", "worker", workerID)
+		}
+		if cur.OnDuty == on {
+			return nil
+		}
+		if !on && cur.Active != "" {
+			if err := tx.leaveOffer(cur.Active); err != nil {
+				return err
+			}
+		}
+		w := tx.editWorker(workerID)
+		win := e.pol.Rest.Window.D()
+		if on {
+			w.DutySince = tx.now
+		} else {
+			w.DutyLog = append(prune(w.DutyLog, win, tx.now), Interval{Start: w.DutySince, End: tx.now})
+			w.DutySince = tx.now
+		}
+		w.OnDuty, w.UpdatedAt = on, tx.now
+		tx.emit(Event{Type: EventWorkerDuty, Region: w.HomeRegion, WorkerID: w.ID}, DutyEvent{OnDuty: on})
+		return nil
+	})
+}
+
+// leaveOffer declines an offered assignment because its worker goes off
+// duty; a deployed worker cannot go off duty.
+func (tx *txn) leaveOffer(id string) error {
+	a := tx.editAssignment(id)
+	if a.State != StateOffered {
+		return conflict("on_duty", "worker is deployed on assignment %s; complete it or ask a coordinator", id)
+	}
+	inc := tx.editIncident(a.IncidentID)
+	tx.endAssignment(a, StateDeclined, "off_duty")
+	tx.missed(inc, a.Slot, a.WorkerID)
+	tx.restatus(inc)
+	return nil
+}
+
+// UpdatePosition records a worker's position. It is the hot path (every
+// worker every 30 s), so it writes one small position record and event
+// and moves the worker in the index without copying the worker.
+func (e *Engine) UpdatePosition(ctx context.Context, workerID string, p geo.Point) error {
+	const op = "update position"
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", op, pointErr("position", err))
+	}
+	now := e.now()
+	rec, err := json.Marshal(positionRecord{Lat: p.Lat, Lng: p.Lng, At: now})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	data, err := json.Marshal(PositionEvent{Position: p})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	wait, err := e.commitPosition(ctx, workerID, p, now, Batch{
+		Events:  []Event{{Type: EventWorkerPosition, Time: now, WorkerID: workerID, Data: data}},
+		Records: []Record{{Kind: KindPosition, ID: workerID, Value: rec}},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return e.awaitDurable(ctx, op, wait)
+}
+
+func (e *Engine) commitPosition(ctx context.Context, id string, p geo.Point, now time.Time, b Batch) (func(context.Context) error, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.broken != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, e.broken)
+	}
+	w := e.workers[id]
+	if w == nil {
+		return nil, notFound("worker_id", "worker", id)
+	}
+	b.Events[0].Region = w.HomeRegion
+	c, err := e.store.Commit(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	// In place under the write lock: every reader copies under the read
+	// lock, and a value field shares nothing.
+	first := !w.hasPos
+	w.pos, w.posAt, w.hasPos = p, now, true
+	if first {
+		e.indexWorker(w)
+	} else if _, err := e.index.Move(w.gid, p); err != nil {
+		e.log.Error("index move", "worker", id, "err", err)
+	}
+	e.lastSeq, e.lastWait = c.Events[len(c.Events)-1].Seq, c.Wait
+	return c.Wait, nil
+}
