@@ -229,8 +229,8 @@ func setOffline(t *testing.T, p *tab, offline bool) {
 
 func postIncident(t *testing.T, base string, lat, lng float64, sev string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"type": "flood", "severity": sev, "lat": lat, "lng": lng,
-		"needs": []map[string]any{{"skill": "elderly_care", "count": 1, "min_cert": "none"}}, "supervisor_needed": false, "notes": ""})
+	body, _ := json.Marshal(map[string]any{"type": "flood", "severity": sev, "position": map[string]float64{"lat": lat, "lng": lng},
+		"needs": []map[string]any{{"skill": "elderly_care", "count": 1, "min_cert": "none"}}})
 	req, _ := http.NewRequest("POST", base+"/api/v1/incidents", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer coord-token")
 	req.Header.Set("Content-Type", "application/json")

@@ -65,64 +65,77 @@ type fakeWorker struct {
 	ID            string   `json:"id"`
 	Name          string   `json:"name"`
 	HomeRegion    string   `json:"home_region"`
-	Certification string   `json:"certification"`
+	Certification string   `json:"cert"`
 	Skills        []string `json:"skills"`
 	Supervisor    bool     `json:"supervisor"`
 	OnDuty        bool     `json:"on_duty"`
-	Lat           *float64 `json:"lat,omitempty"`
-	Lng           *float64 `json:"lng,omitempty"`
+	Position      *point   `json:"position,omitempty"`
+}
+
+type point struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+type fakeSlot struct {
+	Need       int    `json:"need"`
+	Assignment string `json:"assignment,omitempty"`
+	Unfilled   bool   `json:"unfilled,omitempty"`
 }
 
 type fakeNeed struct {
-	Skill    string `json:"skill"`
-	Count    int    `json:"count"`
-	MinCert  string `json:"min_cert"`
-	Unfilled bool   `json:"unfilled,omitempty"`
+	Skill   string `json:"skill"`
+	Count   int    `json:"count"`
+	MinCert string `json:"min_cert"`
 }
 
 type fakeIncident struct {
 	ID               string     `json:"id"`
 	Type             string     `json:"type"`
 	Severity         string     `json:"severity"`
-	Lat              float64    `json:"lat"`
-	Lng              float64    `json:"lng"`
+	Position         point      `json:"position"`
 	Region           string     `json:"region"`
 	Needs            []fakeNeed `json:"needs"`
-	SupervisorNeeded bool       `json:"supervisor_needed"`
+	SupervisorNeeded bool       `json:"needs_supervisor"`
 	Notes            string     `json:"notes"`
 	Status           string     `json:"status"`
+	Slots            []fakeSlot `json:"slots"`
 	CreatedAt        time.Time  `json:"created_at"`
 }
 
-type fakeTerm struct {
-	Name  string  `json:"name"`
-	Value float64 `json:"value"`
-	Unit  string  `json:"unit,omitempty"`
+type fakeCost struct {
+	DistanceM        float64 `json:"distance_m"`
+	TravelS          float64 `json:"travel_s"`
+	SeverityWeight   float64 `json:"severity_weight"`
+	RegionPenaltyS   float64 `json:"region_penalty_s"`
+	WorkloadPenaltyS float64 `json:"workload_penalty_s"`
+	TotalS           float64 `json:"total_s"`
+	Local            bool    `json:"local"`
 }
 
 type fakeRunner struct {
-	WorkerID string  `json:"worker_id"`
-	Cost     float64 `json:"cost"`
+	WorkerID string   `json:"worker_id"`
+	Cost     fakeCost `json:"cost"`
 }
 
 type fakeExplanation struct {
-	Cost      float64      `json:"cost"`
-	Terms     []fakeTerm   `json:"terms"`
-	RunnerUps []fakeRunner `json:"runner_ups"`
+	Mode      string       `json:"mode"`
+	Cost      fakeCost     `json:"cost"`
+	RunnersUp []fakeRunner `json:"runners_up,omitempty"`
 }
 
 type fakeAssignment struct {
 	ID          string           `json:"id"`
 	IncidentID  string           `json:"incident_id"`
 	WorkerID    string           `json:"worker_id"`
-	NeedIndex   int              `json:"need_index"`
+	NeedIndex   int              `json:"need"`
+	Slot        int              `json:"slot"`
 	State       string           `json:"state"`
 	OfferedAt   time.Time        `json:"offered_at"`
 	ExpiresAt   time.Time        `json:"expires_at"`
 	ChosenBy    string           `json:"chosen_by"`
 	Reason      string           `json:"reason,omitempty"`
 	Explanation *fakeExplanation `json:"explanation,omitempty"`
-	Incident    *fakeIncident    `json:"incident,omitempty"`
 }
 
 type fakePrincipal struct {
@@ -210,11 +223,10 @@ func seedWorkers() map[string]*fakeWorker {
 	for i, p := range places {
 		for k := 0; k < 3+i%4*3; k++ {
 			n++
-			lat := p[0] + 0.05*math.Sin(float64(n)*1.7)
-			lng := p[1] + 0.06*math.Cos(float64(n)*2.3)
+			pos := &point{Lat: p[0] + 0.05*math.Sin(float64(n)*1.7), Lng: p[1] + 0.06*math.Cos(float64(n)*2.3)}
 			id := fmt.Sprintf("b%03d", n)
 			m[id] = &fakeWorker{ID: id, Name: fmt.Sprintf("社工%03d", n), HomeRegion: regions[i], Certification: "assistant",
-				Skills: []string{"elderly_care", "community_mobilisation"}, OnDuty: true, Lat: &lat, Lng: &lng}
+				Skills: []string{"elderly_care", "community_mobilisation"}, OnDuty: true, Position: pos}
 		}
 	}
 	return m
@@ -278,13 +290,15 @@ func (f *fakeServer) workerView(w http.ResponseWriter, r *http.Request, p fakePr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var as []*fakeAssignment
+	as := []*fakeAssignment{}
+	incs := []*fakeIncident{}
 	for _, a := range f.st.Assignments {
 		if a.WorkerID == id {
 			as = append(as, a)
+			incs = append(incs, f.st.Incidents[a.IncidentID])
 		}
 	}
-	writeJSON(w, 200, map[string]any{"last_seq": f.st.Seq, "workers": []*fakeWorker{f.st.Workers[id]}, "assignments": as})
+	writeJSON(w, 200, map[string]any{"last_seq": f.st.Seq, "workers": []*fakeWorker{f.st.Workers[id]}, "assignments": as, "incidents": incs})
 }
 
 func values[T any](m map[string]*T) []*T {
@@ -299,10 +313,9 @@ func (f *fakeServer) createIncident(w http.ResponseWriter, r *http.Request, p fa
 	var in struct {
 		Type             string     `json:"type"`
 		Severity         string     `json:"severity"`
-		Lat              *float64   `json:"lat"`
-		Lng              *float64   `json:"lng"`
+		Position         *point     `json:"position"`
 		Needs            []fakeNeed `json:"needs"`
-		SupervisorNeeded bool       `json:"supervisor_needed"`
+		SupervisorNeeded bool       `json:"needs_supervisor"`
 		Notes            string     `json:"notes"`
 	}
 	dec := json.NewDecoder(r.Body)
@@ -311,8 +324,8 @@ func (f *fakeServer) createIncident(w http.ResponseWriter, r *http.Request, p fa
 		writeErr(w, 400, "bad_json", "", err.Error())
 		return
 	}
-	if in.Lat == nil || in.Lng == nil {
-		writeErr(w, 400, "invalid_field", "lat", "required")
+	if in.Position == nil {
+		writeErr(w, 400, "invalid_field", "position", "required")
 		return
 	}
 	if len(in.Needs) == 0 {
@@ -322,14 +335,17 @@ func (f *fakeServer) createIncident(w http.ResponseWriter, r *http.Request, p fa
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	inc := &fakeIncident{ID: fmt.Sprintf("inc-%d", len(f.st.Incidents)+1), Type: in.Type, Severity: in.Severity,
-		Lat: *in.Lat, Lng: *in.Lng, Region: regionOf(*in.Lat, *in.Lng), Needs: in.Needs,
+		Position: *in.Position, Region: regionOf(in.Position.Lat, in.Position.Lng), Needs: in.Needs,
 		SupervisorNeeded: in.SupervisorNeeded, Notes: in.Notes, Status: "open", CreatedAt: time.Now().UTC()}
+	for i, n := range inc.Needs {
+		for k := 0; k < n.Count; k++ {
+			inc.Slots = append(inc.Slots, fakeSlot{Need: i})
+		}
+	}
 	f.st.Incidents[inc.ID] = inc
 	f.emit("incident.created", inc.Region, "", inc.ID, "", inc)
-	for i := range inc.Needs {
-		for k := 0; k < inc.Needs[i].Count; k++ {
-			f.offerLocked(inc, i)
-		}
+	for i := range inc.Slots {
+		f.offerLocked(inc, i)
 	}
 	f.save()
 	writeJSON(w, 201, inc)
@@ -346,7 +362,8 @@ func regionOf(lat, lng float64) string {
 	return "HE"
 }
 
-func (f *fakeServer) offerLocked(inc *fakeIncident, need int) {
+func (f *fakeServer) offerLocked(inc *fakeIncident, slot int) {
+	need := inc.Slots[slot].Need
 	n := inc.Needs[need]
 	type cand struct {
 		w    *fakeWorker
@@ -354,42 +371,34 @@ func (f *fakeServer) offerLocked(inc *fakeIncident, need int) {
 	}
 	var cs []cand
 	for _, wk := range f.st.Workers {
-		if !wk.OnDuty || wk.Lat == nil || f.busyLocked(wk.ID) || !slices.Contains(wk.Skills, n.Skill) ||
-			certRank[wk.Certification] < certRank[n.MinCert] || f.triedLocked(inc.ID, need, wk.ID) {
+		if !wk.OnDuty || wk.Position == nil || f.busyLocked(wk.ID) || !slices.Contains(wk.Skills, n.Skill) ||
+			certRank[wk.Certification] < certRank[n.MinCert] || f.triedLocked(inc.ID, slot, wk.ID) {
 			continue
 		}
-		km := haversineKm(*wk.Lat, *wk.Lng, inc.Lat, inc.Lng)
-		cost := km * 1.3 / 40 * 60
-		if wk.HomeRegion != inc.Region {
-			cost += 5
-		}
-		cs = append(cs, cand{wk, cost})
+		cs = append(cs, cand{wk, costOf(wk, inc).TotalS})
 	}
 	slices.SortFunc(cs, func(a, b cand) int { return int(math.Copysign(1, a.cost-b.cost)) })
 	if len(cs) == 0 {
-		inc.Needs[need].Unfilled = true
-		f.emit("incident.unfilled", inc.Region, "", inc.ID, "", inc)
+		if !inc.Slots[slot].Unfilled {
+			inc.Slots[slot].Unfilled = true
+			f.emit("need.unfilled", inc.Region, "", inc.ID, "", map[string]any{"need": need, "slot": slot, "skill": n.Skill, "misses": 0, "reason": "no_candidate"})
+		}
 		return
 	}
 	best := cs[0]
 	var runners []fakeRunner
 	for _, c := range cs[1:min(len(cs), 4)] {
-		runners = append(runners, fakeRunner{WorkerID: c.w.ID, Cost: round2(c.cost)})
-	}
-	km := haversineKm(*best.w.Lat, *best.w.Lng, inc.Lat, inc.Lng)
-	mutual := 0.0
-	if best.w.HomeRegion != inc.Region {
-		mutual = 5
+		runners = append(runners, fakeRunner{WorkerID: c.w.ID, Cost: costOf(c.w, inc)})
 	}
 	now := time.Now().UTC()
 	a := &fakeAssignment{ID: fmt.Sprintf("a-%d", len(f.st.Assignments)+1), IncidentID: inc.ID, WorkerID: best.w.ID,
-		NeedIndex: need, State: "offered", OfferedAt: now, ExpiresAt: now.Add(f.offerWindow), ChosenBy: "matcher",
-		Explanation: &fakeExplanation{Cost: round2(best.cost), RunnerUps: runners, Terms: []fakeTerm{
-			{Name: "distance", Value: round2(km), Unit: "km"}, {Name: "travel", Value: round2(km * 1.3 / 40 * 60), Unit: "min"},
-			{Name: "mutual_aid", Value: mutual}, {Name: "workload", Value: 0}}},
-		Incident: inc}
+		NeedIndex: need, Slot: slot, State: "offered", OfferedAt: now, ExpiresAt: now.Add(f.offerWindow), ChosenBy: "matcher",
+		Explanation: &fakeExplanation{Mode: "single", Cost: costOf(best.w, inc), RunnersUp: runners}}
 	f.st.Assignments[a.ID] = a
-	f.emit("assignment.offered", inc.Region, a.WorkerID, inc.ID, a.ID, a)
+	inc.Slots[slot].Assignment = a.ID
+	ev := *a
+	ev.Explanation = &fakeExplanation{Mode: "single", Cost: a.Explanation.Cost} // events leave runners-up out
+	f.emit("assignment.offered", inc.Region, a.WorkerID, inc.ID, a.ID, ev)
 }
 
 func (f *fakeServer) busyLocked(workerID string) bool {
@@ -401,9 +410,21 @@ func (f *fakeServer) busyLocked(workerID string) bool {
 	return false
 }
 
-func (f *fakeServer) triedLocked(incID string, need int, workerID string) bool {
+// costOf mirrors the engine's terms: travel at 40 km/h over a 1.3 road
+// factor, a 10-minute penalty for leaving the home region.
+func costOf(w *fakeWorker, inc *fakeIncident) fakeCost {
+	m := haversineKm(w.Position.Lat, w.Position.Lng, inc.Position.Lat, inc.Position.Lng) * 1000
+	c := fakeCost{DistanceM: m, TravelS: m * 1.3 / (40 / 3.6), SeverityWeight: 1, Local: w.HomeRegion == inc.Region}
+	if !c.Local {
+		c.RegionPenaltyS = 600
+	}
+	c.TotalS = c.TravelS*c.SeverityWeight + c.RegionPenaltyS
+	return c
+}
+
+func (f *fakeServer) triedLocked(incID string, slot int, workerID string) bool {
 	for _, a := range f.st.Assignments {
-		if a.IncidentID == incID && a.NeedIndex == need && a.WorkerID == workerID {
+		if a.IncidentID == incID && a.Slot == slot && a.WorkerID == workerID {
 			return true
 		}
 	}
@@ -430,7 +451,7 @@ func (f *fakeServer) assign(w http.ResponseWriter, r *http.Request, p fakePrinci
 	}
 	now := time.Now().UTC()
 	a := &fakeAssignment{ID: fmt.Sprintf("a-%d", len(f.st.Assignments)+1), IncidentID: inc.ID, WorkerID: wk.ID, NeedIndex: in.NeedIndex,
-		State: "offered", OfferedAt: now, ExpiresAt: now.Add(f.offerWindow), ChosenBy: p.Name, Reason: in.Reason, Incident: inc}
+		State: "offered", OfferedAt: now, ExpiresAt: now.Add(f.offerWindow), ChosenBy: p.Name, Reason: in.Reason}
 	f.st.Assignments[a.ID] = a
 	f.emit("assignment.offered", inc.Region, a.WorkerID, inc.ID, a.ID, a)
 	f.save()
@@ -583,8 +604,8 @@ func (f *fakeServer) applyLocked(workerID, typ string, lat, lng *float64, onDuty
 		wk.OnDuty = *onDuty
 		f.emit("worker.duty", wk.HomeRegion, wk.ID, "", "", map[string]any{"on_duty": wk.OnDuty})
 	case "position":
-		wk.Lat, wk.Lng = lat, lng
-		f.emit("worker.position", wk.HomeRegion, wk.ID, "", "", map[string]any{"lat": *lat, "lng": *lng})
+		wk.Position = &point{Lat: *lat, Lng: *lng}
+		f.emit("worker.position", wk.HomeRegion, wk.ID, "", "", map[string]any{"position": wk.Position})
 	case "answer", "status":
 		a := f.st.Assignments[aid]
 		if a == nil || a.WorkerID != workerID {
@@ -601,7 +622,7 @@ func (f *fakeServer) applyLocked(workerID, typ string, lat, lng *float64, onDuty
 		inc := f.st.Incidents[a.IncidentID]
 		f.emit("assignment."+next, inc.Region, a.WorkerID, a.IncidentID, a.ID, a)
 		if next == "declined" {
-			f.offerLocked(inc, a.NeedIndex)
+			f.offerLocked(inc, a.Slot)
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 // The page's copy of the server's state: workers, incidents and
 // assignments, loaded from a snapshot and kept current by applying stream
-// events in sequence order. Field access goes through the small readers at
-// the bottom so a change in the server's JSON is a change here only.
+// events in sequence order (the engine's event types, dispatch/events.go).
 import { isActive, stateOf, ENGAGED_STATES } from './domain.js';
 
 export class Model {
@@ -22,27 +21,39 @@ export class Model {
   // apply folds one event into the state and returns what it touched.
   apply(ev) {
     this.seq = Math.max(this.seq, ev.seq);
-    const kind = ev.type.split('.')[0];
+    const [kind, what] = ev.type.split('.');
     const data = ev.data || {};
-    const touched = { kind, worker: ev.worker_id, incident: ev.incident_id, assignment: ev.assignment_id };
     switch (kind) {
       case 'worker':
-        if (ev.worker_id || data.id) upsert(this.workers, ev.worker_id || data.id, data.worker || data);
+        upsert(this.workers, ev.worker_id || data.id, data);
         break;
       case 'incident':
-        if (ev.incident_id || data.id) upsert(this.incidents, ev.incident_id || data.id, data.incident || data);
+        upsert(this.incidents, ev.incident_id || data.id, data);
         break;
       case 'assignment':
-        if (ev.assignment_id || data.id) {
-          upsert(this.assignments, ev.assignment_id || data.id, data.assignment || data);
-          const a = this.assignments.get(ev.assignment_id || data.id);
-          touched.worker ??= a.worker_id;
-          touched.incident ??= a.incident_id;
-        }
-        if (data.incident) upsert(this.incidents, data.incident.id, data.incident);
+        this.applyAssignment(ev.assignment_id || data.id, data);
         break;
+      case 'need': {
+        const inc = this.incidents.get(ev.incident_id);
+        const slot = inc?.slots?.[data.slot];
+        if (slot && what === 'unfilled') slot.unfilled = true;
+        if (slot && what === 'widened') slot.widened = true;
+        break;
+      }
     }
-    return touched;
+  }
+
+  applyAssignment(id, data) {
+    if (!id) return;
+    const prev = this.assignments.get(id);
+    // Events leave the runners-up out (they go to the worker too); keep
+    // the ones a snapshot or a detail read brought.
+    const runners = prev?.explanation?.runners_up;
+    upsert(this.assignments, id, data);
+    const a = this.assignments.get(id);
+    if (runners && a.explanation && !a.explanation.runners_up) a.explanation = { ...a.explanation, runners_up: runners };
+    const slot = this.incidents.get(a.incident_id)?.slots?.[a.slot];
+    if (slot) slot.assignment = id;
   }
 
   assignmentsOf(incidentID) {
@@ -61,29 +72,30 @@ export class Model {
 
   // needCoverage returns, per need, how many workers are engaged or offered.
   needCoverage(inc) {
-    const needs = inc.needs || [];
-    const cover = needs.map(() => ({ engaged: 0, offered: 0 }));
+    const cover = (inc.needs || []).map(() => ({ engaged: 0, offered: 0 }));
     for (const a of this.assignmentsOf(inc.id)) {
-      const i = a.need_index ?? a.need ?? 0;
-      if (!cover[i]) continue;
+      const c = cover[a.need ?? 0];
+      if (!c) continue;
       const s = stateOf(a);
-      if (ENGAGED_STATES.includes(s) || s === 'completed') cover[i].engaged++;
-      else if (s === 'offered') cover[i].offered++;
+      if (ENGAGED_STATES.includes(s) || s === 'completed') c.engaged++;
+      else if (s === 'offered') c.offered++;
     }
     return cover;
   }
 
-  // unfilled counts the places the server flagged unfilled, or else the
-  // open places with neither a worker nor an outstanding offer.
+  // unfilledSlots lists the slots the engine flagged unfilled that still
+  // have nobody on them; these are what a coordinator must act on.
+  unfilledSlots(inc) {
+    if (!isOpen(inc)) return [];
+    return (inc.slots || []).filter((s) => {
+      if (!s.unfilled) return false;
+      const a = this.assignments.get(s.assignment);
+      return !a || !isActive(a);
+    });
+  }
+
   unfilled(inc) {
-    if (!isOpen(inc)) return 0;
-    if (Array.isArray(inc.unfilled)) return inc.unfilled.length;
-    if (typeof inc.unfilled === 'number') return inc.unfilled;
-    const cover = this.needCoverage(inc);
-    return (inc.needs || []).reduce((n, need, i) => {
-      const flagged = need.unfilled ? need.count : 0;
-      return n + Math.max(flagged, need.count - cover[i].engaged - cover[i].offered, 0);
-    }, 0);
+    return this.unfilledSlots(inc).length;
   }
 }
 
@@ -93,6 +105,8 @@ function byID(list) {
   return m;
 }
 
+// upsert merges an event's fields into the record: events carry either
+// the whole entity or the fields that changed (duty, position, status).
 function upsert(map, id, data) {
   if (!id) return;
   const prev = map.get(id) || { id };
@@ -102,21 +116,22 @@ function upsert(map, id, data) {
 // Readers of the server's JSON.
 
 export function position(x) {
-  const p = x?.position || x?.pos || x?.location;
-  if (p && Number.isFinite(p.lat) && Number.isFinite(p.lng)) return p;
-  if (Number.isFinite(x?.lat) && Number.isFinite(x?.lng)) return { lat: x.lat, lng: x.lng };
-  return null;
+  const p = x?.position;
+  return p && Number.isFinite(p.lat) && Number.isFinite(p.lng) ? p : null;
 }
 
 export function onDuty(w) {
-  if (typeof w.on_duty === 'boolean') return w.on_duty;
-  return w.duty === 'on' || w.duty === 'on_duty' || w.duty_state === 'on';
+  return w.on_duty === true;
 }
 
 export function isOpen(inc) {
   return inc.status === 'open' || inc.status === 'staffed' || !inc.status;
 }
 
+export function isEnded(inc) {
+  return inc.status === 'closed' || inc.status === 'cancelled';
+}
+
 export function homeRegion(w) {
-  return w.home_region || w.region;
+  return w.home_region;
 }

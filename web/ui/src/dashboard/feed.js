@@ -5,9 +5,9 @@ import { t } from '../i18n.js';
 import { severity } from '../domain.js';
 
 const MAX_ITEMS = 200;
-// Position updates arrive every 30 s from every worker; they move the map,
-// not the feed.
-const QUIET = new Set(['worker.position', 'worker.moved', 'worker.located']);
+// Position updates arrive every 30 s from every worker and roster loads
+// come in bulk; they change the map, not the feed.
+const QUIET = new Set(['worker.position', 'worker.upserted']);
 
 export class Feed {
   constructor(el, model, { onIncidentClick }) {
@@ -64,27 +64,30 @@ function workerName(model, id) {
 }
 
 function describe(ev, model) {
+  const d = ev.data || {};
   const inc = model.incidents.get(ev.incident_id);
   const a = model.assignments.get(ev.assignment_id);
   const worker = workerName(model, ev.worker_id || a?.worker_id);
   const incident = incidentLabel(inc, ev.incident_id || a?.incident_id);
   const [kind, what] = ev.type.split('.');
-  const by = a?.chosen_by || a?.by;
-  const manual = by && by !== 'matcher' ? t('feed.manual', { who: by }) : '';
   switch (kind) {
     case 'incident':
       if (what === 'created') return t('feed.incidentCreated', { incident });
-      if (what === 'unfilled' || ev.data?.unfilled) return t('feed.unfilled', { incident });
-      return t('feed.incidentStatus', { incident, status: t(`status.${ev.data?.status || what}`) });
-    case 'assignment':
-    case 'offer':
-      return t('feed.assignment', { worker, incident, state: t(`state.${ev.data?.state || ev.data?.status || what}`) }) + manual;
+      return t('feed.incidentStatus', { incident, status: t(`status.${d.status || what}`) }) + (d.reason ? ` · ${d.reason}` : '');
+    case 'assignment': {
+      const by = d.chosen_by && d.chosen_by !== 'matcher' && what === 'offered' ? t('feed.manual', { who: d.chosen_by }) : '';
+      const why = d.end_reason && (what === 'declined' || what === 'cancelled') ? ` · ${d.end_reason}` : '';
+      return t('feed.assignment', { worker, incident, state: t(`state.${d.state || what}`) }) + by + why;
+    }
     case 'need':
-      return t('feed.unfilled', { incident });
+      return what === 'unfilled' ? t('feed.unfilled', { incident, skill: t(`skill.${d.skill || 'any'}`) }) : t('feed.widened', { incident });
+    case 'override':
+      return t(what === 'assigned' ? 'feed.overrideAssigned' : 'feed.overrideUnassigned', { who: d.coordinator, worker, incident })
+        + (d.forced ? ` ⚠ ${t('feed.forced')}` : '') + (d.reason ? ` · ${d.reason}` : '');
+    case 'surge':
+      return t('feed.surge', { filled: d.filled, slots: d.slots, saved: Math.round((d.saved_s || 0) / 60) });
     case 'worker':
-      if (what === 'duty' || 'on_duty' in (ev.data || {})) {
-        return t('feed.duty', { worker, duty: t(ev.data?.on_duty ? 'duty.on' : 'duty.off') });
-      }
+      if (what === 'duty') return t('feed.duty', { worker, duty: t(d.on_duty ? 'duty.on' : 'duty.off') });
       return '';
     default:
       return ev.type;

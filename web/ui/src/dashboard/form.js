@@ -98,10 +98,9 @@ export class IncidentForm {
       const inc = await createIncident({
         type: v.type,
         severity: v.severity,
-        lat: this.pos.lat,
-        lng: this.pos.lng,
+        position: this.pos,
         needs: v.needs.map((n) => ({ skill: n.skill, count: n.count, min_cert: n.min_cert })),
-        supervisor_needed: v.supervisor,
+        needs_supervisor: v.supervisor,
         notes: v.notes.trim(),
       });
       msg.textContent = t('form.created');

@@ -6,7 +6,7 @@ import L from 'leaflet';
 import { latLngToCell, cellToBoundary } from 'h3-js';
 import { t } from '../i18n.js';
 import { severity, isActive, stateOf } from '../domain.js';
-import { position, homeRegion, onDuty } from '../model.js';
+import { position, homeRegion, onDuty, isEnded } from '../model.js';
 import { escapeHTML } from './basemap.js';
 
 // From this zoom on, workers are drawn one by one instead of as hexagons.
@@ -116,7 +116,7 @@ export class LiveLayers {
         fillColor: busy ? '#1f5fbf' : '#2e9e4f',
         fillOpacity: 1,
       });
-      m.bindTooltip(`${escapeHTML(w.name || w.id)} · ${escapeHTML(t(`cert.${w.certification}`))}`);
+      m.bindTooltip(`${escapeHTML(w.name || w.id)} · ${escapeHTML(t(`cert.${w.cert || 'none'}`))}`);
       this.workers.addLayer(m);
     }
   }
@@ -125,7 +125,7 @@ export class LiveLayers {
     const seen = new Set();
     for (const inc of this.model.incidents.values()) {
       const p = position(inc);
-      if (!p || inc.status === 'closed' || inc.status === 'cancelled') continue;
+      if (!p || isEnded(inc)) continue;
       seen.add(inc.id);
       const sev = severity(inc.severity);
       const unfilled = this.model.unfilled(inc);
@@ -151,7 +151,7 @@ export class LiveLayers {
       if (!isActive(a)) continue;
       const w = this.model.workers.get(a.worker_id);
       const inc = this.model.incidents.get(a.incident_id);
-      const from = position(a.from) || position(w);
+      const from = position(w);
       const to = position(inc);
       if (!from || !to) continue;
       const line = L.polyline([[from.lat, from.lng], [to.lat, to.lng]], {

@@ -2,7 +2,7 @@
 // every assignment with the reason the matcher chose that worker (cost
 // terms and runner-ups), and manual assign / unassign with a reason.
 import { h, clear, option } from '../dom.js';
-import { t, has } from '../i18n.js';
+import { t } from '../i18n.js';
 import { severity, stateOf, isActive, SEVERITIES } from '../domain.js';
 import { assign, unassign } from '../api.js';
 import { incidentLabel, shortID } from './feed.js';
@@ -38,22 +38,24 @@ export function renderDetail(el, model, id, { onBack }) {
   if (!inc) return clear(el, h('p.muted', {}, '…'));
   const sev = severity(inc.severity);
   const cover = model.needCoverage(inc);
+  const unfilledSlots = model.unfilledSlots(inc);
   const list = model.assignmentsOf(id).sort((a, b) => Number(isActive(b)) - Number(isActive(a)));
   clear(
     el,
     h('button.link.back', { type: 'button', onclick: onBack }, t('panel.back')),
     h('h2.detail-title', { dataset: { incident: id } }, h(`span.sev.sev-${sev}`, {}, sev), ' ', incidentLabel(inc, id)),
     h('p', {}, h(`span.status.status-${inc.status || 'open'}`, {}, t(`status.${inc.status || 'open'}`)),
-      inc.supervisor_needed ? h('span.tag', {}, t('panel.supervisor')) : null),
+      inc.needs_supervisor ? h('span.tag', {}, t('panel.supervisor')) : null,
+      inc.pilot ? h('span.tag', {}, t('map.xiongan')) : null),
     inc.notes ? h('p.notes', {}, inc.notes) : null,
     h('ul.needs-list', {}, (inc.needs || []).map((n, i) => {
       const c = cover[i] || { engaged: 0, offered: 0 };
-      const short = n.unfilled || c.engaged + c.offered < n.count;
-      return h('li', { class: short ? 'short' : '' },
-        `${t(`skill.${n.skill}`)} · ${c.engaged}/${n.count}`,
+      const unfilled = unfilledSlots.filter((sl) => sl.need === i).length;
+      return h('li', { class: unfilled ? 'short' : '', dataset: { need: i } },
+        `${n.supervisor ? t('need.supervisor') : ''}${n.skill ? t(`skill.${n.skill}`) : n.supervisor ? '' : t('skill.any')} · ${c.engaged}/${n.count}`,
         c.offered ? h('span.muted', {}, ` (+${c.offered} ${t('state.offered')})`) : null,
         h('span.muted', {}, ` · ≥ ${t(`cert.${n.min_cert || 'none'}`)}`),
-        short && n.unfilled ? h('span.badge.unfilled-badge', {}, t('panel.unfilled')) : null);
+        unfilled ? h('span.badge.unfilled-badge', {}, `${t('panel.unfilled')} ${unfilled}`) : null);
     })),
     h('h3', {}, t('panel.assignments')),
     list.length ? h('ul.assignments', {}, list.map((a) => assignmentItem(a, model))) : h('p.muted', {}, t('panel.noAssignments')),
@@ -83,33 +85,40 @@ function assignmentItem(a, model) {
 // Which explanations are open survives the panel's redraws.
 const openWhy = new Set();
 
+// explanation shows the cost terms the matcher added up for this worker
+// (seconds of travel-time equivalent) and the runners-up it passed over.
 function explanation(a, model) {
-  const x = a.explanation || a.why;
-  if (!x) return null;
-  const terms = Array.isArray(x.terms) ? x.terms : Object.entries(x.terms || {}).map(([name, value]) => ({ name, value }));
-  const runners = x.runner_ups || x.runnerUps || [];
+  const x = a.explanation;
+  if (!x || !x.cost) return null;
+  const c = x.cost;
+  const rows = [
+    ['distance_m', km(c.distance_m)],
+    ['travel_s', minutes(c.travel_s)],
+    ['severity_weight', `× ${num(c.severity_weight)}`],
+    ['region_penalty_s', minutes(c.region_penalty_s)],
+    ['workload_penalty_s', minutes(c.workload_penalty_s)],
+    ['total_s', minutes(c.total_s)],
+  ];
+  const runners = x.runners_up || [];
   return h(
     'details.why',
     { open: openWhy.has(a.id), ontoggle: (e) => (e.target.open ? openWhy.add(a.id) : openWhy.delete(a.id)) },
-    h('summary', {}, t('panel.why'), x.cost !== undefined ? h('span.muted', {}, ` · ${t('panel.cost', { cost: fmt(x.cost) })}`) : null),
-    h('table.terms', {}, terms.map((term) => h('tr', {}, h('th', {}, termLabel(term.name)), h('td', {}, fmt(term.value, term.unit))))),
+    h('summary', {}, t('panel.why'), h('span.muted', {}, ` · ${t(`mode.${x.mode || 'single'}`)} · ${t('panel.cost', { cost: minutes(c.total_s) })}`)),
+    h('table.terms', {}, rows.map(([k, v]) => h('tr', { class: k === 'total_s' ? 'total' : '' }, h('th', {}, t(`term.${k}`)), h('td', {}, v)))),
+    h('p.small.muted', {}, c.local ? t('term.local') : t('term.region_penalty_s'), x.widened ? ` · ${t('panel.widened')}` : ''),
+    x.violations?.length
+      ? h('p.small.error', {}, `${t('panel.violations')}: `, x.violations.map((v) => v.message || v.code || v.constraint || JSON.stringify(v)).join('; '))
+      : null,
     runners.length
       ? h('div.runners', {}, h('span.label', {}, t('panel.runnerUps')),
-        h('ol', {}, runners.map((r) => h('li', {}, `${model.workers.get(r.worker_id)?.name || r.worker_id} · ${fmt(r.cost)}`, r.reason ? h('span.muted', {}, ` (${r.reason})`) : null))))
+        h('ol', {}, runners.map((r) => h('li', {}, `${model.workers.get(r.worker_id)?.name || r.worker_id} · ${minutes(r.cost?.total_s)} · ${km(r.cost?.distance_m)}`))))
       : null,
   );
 }
 
-function termLabel(name) {
-  const key = `term.${name}`;
-  return has(key) ? t(key) : name;
-}
-
-function fmt(v, unit) {
-  if (typeof v !== 'number') return String(v ?? '');
-  const n = Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2);
-  return unit ? `${n} ${unit}` : n;
-}
+const num = (v) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : '–');
+const minutes = (s) => (Number.isFinite(s) ? t('common.min', { n: (s / 60).toFixed(1) }) : '–');
+const km = (m) => (Number.isFinite(m) ? t('common.km', { n: (m / 1000).toFixed(1) }) : '–');
 
 function unassignButton(a) {
   return h('button.link.danger', {
@@ -155,7 +164,7 @@ function assignForm(inc, model) {
   const listID = `workers-${inc.id}`;
   const worker = h('input', { name: 'worker_id', list: listID, required: true, autocomplete: 'off', 'aria-label': t('panel.worker'), placeholder: t('panel.worker') });
   const need = h('select', { name: 'need', 'aria-label': t('panel.need') },
-    (inc.needs || []).map((n, i) => option(String(i), `${i + 1}. ${t(`skill.${n.skill}`)}`)));
+    (inc.needs || []).map((n, i) => option(String(i), `${i + 1}. ${n.skill ? t(`skill.${n.skill}`) : t('need.supervisor')}`)));
   const reason = h('input', { name: 'reason', placeholder: t('panel.reason'), 'aria-label': t('panel.reason') });
   const override = h('input', { type: 'checkbox', name: 'override' });
   const msg = h('p.error.small', { role: 'alert' });

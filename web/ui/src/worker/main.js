@@ -45,7 +45,12 @@ async function main() {
     },
     onOpen: () => outbox.connected((m) => stream.send(m)),
     onEvent: (ev) => {
+      recent.push(ev);
+      if (recent.length > 100) recent.shift();
       model.apply(ev);
+      // A worker's stream carries its own events only; the incident of a
+      // new offer comes with a fresh read of the worker's view.
+      if (ev.incident_id && !model.incidents.has(ev.incident_id)) refreshSoon();
       settleIntent();
       render();
     },
@@ -61,11 +66,21 @@ async function main() {
   render();
 }
 
+let refreshing = null;
+const recent = [];
+
+function refreshSoon() {
+  refreshing ??= loadView().finally(() => (refreshing = null));
+}
+
 async function loadView() {
   for (;;) {
     try {
       const v = await workerView(me.worker_id);
       model.load(v);
+      // Events that arrived while the view was read and that it may not
+      // include yet are applied again on top (applying is idempotent).
+      for (const ev of recent) if (ev.seq > model.seq) model.apply(ev);
       settleIntent();
       render();
       return;
@@ -181,18 +196,18 @@ function renderPosition() {
 }
 
 function incidentOf(a) {
-  return a.incident || model.incidents.get(a.incident_id) || { id: a.incident_id };
+  return model.incidents.get(a.incident_id) || { id: a.incident_id };
 }
 
 function summary(a) {
   const inc = incidentOf(a);
   const sev = severity(inc.severity);
-  const need = a.need_skill || a.skill || inc.needs?.[a.need_index ?? a.need ?? 0]?.skill;
+  const need = inc.needs?.[a.need]?.skill;
   const here = locator.state.fix || position(self());
   const there = position(inc);
   const km = here && there ? distanceKm(here, there) : null;
   return [
-    h('div.inc-head', {}, h(`span.sev.sev-${sev}`, {}, sev), ' ', h('strong', {}, t(`type.${inc.type}`)), inc.region ? h('span.muted', {}, ` · ${t(`region.${inc.region}`)}`) : null),
+    h('div.inc-head', {}, inc.severity ? h(`span.sev.sev-${sev}`, {}, sev) : null, ' ', h('strong', {}, inc.type ? t(`type.${inc.type}`) : '…'), inc.region ? h('span.muted', {}, ` · ${t(`region.${inc.region}`)}`) : null),
     need ? h('p', {}, t(`skill.${need}`)) : null,
     km !== null ? h('p.muted', {}, t('worker.distance', { km: km.toFixed(1) })) : null,
     inc.notes ? h('p.notes', {}, `${t('worker.notes')}: ${inc.notes}`) : null,
@@ -202,8 +217,15 @@ function summary(a) {
 function renderOffer(a) {
   const el = $('#offer');
   el.hidden = !a;
-  if (!a) return clear(el);
-  if (el.dataset.assignment === a.id) return renderCountdown();
+  if (!a) {
+    el.dataset.key = '';
+    return clear(el);
+  }
+  // Redrawn only when the offer or what is known of its incident changes,
+  // so the countdown bar keeps animating smoothly.
+  const key = `${a.id}|${model.incidents.has(a.incident_id)}|${Boolean(locator.state.fix)}`;
+  if (el.dataset.key === key) return renderCountdown();
+  el.dataset.key = key;
   el.dataset.assignment = a.id;
   clear(
     el,
@@ -227,6 +249,7 @@ function renderCountdown() {
   const left = secondsLeft(a);
   if (left !== null && left <= 0) {
     el.dataset.assignment = '';
+    el.dataset.key = '';
     return render();
   }
   const txt = $('#countdown-text');
