@@ -12,8 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,8 +56,8 @@ type Engine struct {
 	byGID       []*wstate
 	incidents   map[string]*Incident
 	assignments map[string]*Assignment
-	byWorker    map[string][]string // assignment ids per worker, oldest first
-	byIncident  map[string][]string // assignment ids per incident, oldest first
+	byWorker    map[string][]string  // assignment ids per worker, oldest first
+	byIncident  map[string][]string  // assignment ids per incident, oldest first
 	offers      map[string]time.Time // offered assignment id -> expiry
 	waiting     map[slotRef]struct{} // open slots queued for a batch or waiting to retry
 	recent      []time.Time          // incident creations inside the batch window

@@ -24,7 +24,7 @@ func (tx *txn) offer(inc *Incident, i int, w *wstate, in offerInput) *Assignment
 		Forced: len(in.violations) > 0, Reason: in.reason,
 		Explanation: Explanation{Mode: in.mode, Cost: in.cost, RunnersUp: candidates(in.runnersUp), Widened: s.Widened,
 			Violations: in.violations, NoPosition: in.noPosition},
-		OfferedAt:   tx.now, ExpiresAt: tx.now.Add(tx.e.pol.Offers.Timeout.Get(inc.Severity).D()), UpdatedAt: tx.now,
+		OfferedAt: tx.now, ExpiresAt: tx.now.Add(tx.e.pol.Offers.Timeout.Get(inc.Severity).D()), UpdatedAt: tx.now,
 	}
 	tx.addAssignment(a)
 	ew := tx.editWorker(w.ID)

@@ -130,10 +130,10 @@ type Worker struct {
 	Supervisor bool     `json:"supervisor,omitempty"` // member of the shared supervision team
 
 	OnDuty      bool       `json:"on_duty"`
-	DutySince   time.Time  `json:"duty_since,omitzero"`  // start of the current duty period
-	DutyLog     []Interval `json:"duty_log,omitempty"`   // closed duty periods inside the rest window
+	DutySince   time.Time  `json:"duty_since,omitzero"`   // start of the current duty period
+	DutyLog     []Interval `json:"duty_log,omitempty"`    // closed duty periods inside the rest window
 	Deployments []Interval `json:"deployments,omitempty"` // accepted assignments inside the rest window
-	RestUntil   time.Time  `json:"rest_until,omitzero"`  // not matched before this, after a long deployment
+	RestUntil   time.Time  `json:"rest_until,omitzero"`   // not matched before this, after a long deployment
 	Active      string     `json:"active_assignment,omitempty"`
 
 	// Position is kept in its own small record (see KindPosition); it is
@@ -252,8 +252,8 @@ type Explanation struct {
 	Mode       string      `json:"mode"`
 	Cost       CostTerms   `json:"cost"`
 	RunnersUp  []Candidate `json:"runners_up,omitempty"`
-	Widened    bool        `json:"widened,omitempty"`    // chosen from the widened (all-region) search
-	Violations []Violation `json:"violations,omitempty"` // forced override: the constraints it broke
+	Widened    bool        `json:"widened,omitempty"`     // chosen from the widened (all-region) search
+	Violations []Violation `json:"violations,omitempty"`  // forced override: the constraints it broke
 	NoPosition bool        `json:"no_position,omitempty"` // override of a worker without a known position
 }
 
