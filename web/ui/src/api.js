@@ -71,6 +71,8 @@ export const createIncident = (inc) => call('POST', '/api/v1/incidents', inc);
 
 export const closeIncident = (id, reason) => call('POST', `/api/v1/incidents/${enc(id)}/close`, { reason });
 
+// assign offers a need of the incident to a worker chosen by hand:
+// body {worker_id, need_index, reason, force}.
 export const assign = (incidentId, body) => call('POST', `/api/v1/incidents/${enc(incidentId)}/assignments`, body);
 
 export const unassign = (assignmentId, reason) =>
@@ -79,3 +81,11 @@ export const unassign = (assignmentId, reason) =>
 // workerView is a worker's own picture: itself, its assignments and their
 // incidents, at one sequence number.
 export const workerView = (workerId) => call('GET', `/api/v1/workers/${enc(workerId)}/view`);
+
+// worker reads one worker's record (coordinators): names and skills of
+// workers the snapshot did not include because they were off duty.
+export const worker = (workerId) => call('GET', `/api/v1/workers/${enc(workerId)}`);
+
+// assignment reads one assignment with its runners-up, which events leave
+// out.
+export const assignment = (id) => call('GET', `/api/v1/assignments/${enc(id)}`);

@@ -8,14 +8,14 @@ import { t, applyStatic, toggleLang, onLangChange } from '../i18n.js';
 import { signIn, signOut } from '../login.js';
 import { showConn } from '../conn.js';
 import { Stream } from '../stream.js';
-import { snapshot } from '../api.js';
+import { snapshot, worker as readWorker, assignment as readAssignment } from '../api.js';
 import { Model } from '../model.js';
 import { DEFAULT_SKILLS, REGIONS, SEVERITIES } from '../domain.js';
 import { createBaseMap } from './basemap.js';
 import { LiveLayers, hexColour } from './layers.js';
 import { Feed } from './feed.js';
 import { IncidentForm } from './form.js';
-import { renderList, renderDetail } from './panel.js';
+import { renderList, renderDetail, setRunnersLoader } from './panel.js';
 
 const model = new Model();
 const ui = { tab: 'incidents', detail: null, skills: DEFAULT_SKILLS, me: null, pending: false };
@@ -40,6 +40,7 @@ async function main() {
   }
   $('#who').textContent = `${ui.me.name} · ${(ui.me.regions?.length ? ui.me.regions : REGIONS).map((r) => t(`region.${r}`)).join(' ')}`;
 
+  setRunnersLoader(loadRunners);
   base = createBaseMap($('#map'));
   layers = new LiveLayers(base.map, model, { onIncidentClick: openDetail });
   feed = new Feed($('#feed'), model, { onIncidentClick: openDetail });
@@ -93,6 +94,7 @@ async function loadSnapshot() {
 function onEvent(ev) {
   if (held) return void held.push(ev);
   model.apply(ev);
+  if (ev.worker_id && !model.workers.get(ev.worker_id)?.name) fetchWorker(ev.worker_id);
   feed.add(ev);
   layers.redraw();
   schedulePanels();
@@ -111,6 +113,36 @@ async function resync() {
   stream.resetTo(Math.max(after, stream.lastSeq));
   for (const ev of backlog) if (ev.seq > after) onEvent(ev);
   showConn(stream.status);
+}
+
+// The snapshot lists on-duty workers only; a worker who comes on duty
+// later is read once for name and skills.
+const fetching = new Set();
+async function fetchWorker(id) {
+  if (fetching.has(id)) return;
+  fetching.add(id);
+  try {
+    const w = await readWorker(id);
+    model.workers.set(id, { ...w, ...model.workers.get(id), name: w.name, skills: w.skills, cert: w.cert, home_region: w.home_region });
+    layers.redraw();
+    feed.rerender();
+    schedulePanels();
+  } catch {
+    // Not fatal: the worker shows by id until the next snapshot.
+  } finally {
+    fetching.delete(id);
+  }
+}
+
+async function loadRunners(id) {
+  try {
+    const a = await readAssignment(id);
+    const cur = model.assignments.get(id);
+    if (cur && a?.explanation) model.assignments.set(id, { ...cur, explanation: { ...cur.explanation, runners_up: a.explanation.runners_up || [] } });
+    schedulePanels();
+  } catch {
+    // The panel shows the terms without runners-up.
+  }
 }
 
 function renderSeq() {

@@ -85,6 +85,13 @@ function assignmentItem(a, model) {
 // Which explanations are open survives the panel's redraws.
 const openWhy = new Set();
 
+// onNeedRunners is set by the page: it reads an assignment's runners-up,
+// which events leave out.
+let onNeedRunners = () => {};
+export function setRunnersLoader(fn) {
+  onNeedRunners = fn;
+}
+
 // explanation shows the cost terms the matcher added up for this worker
 // (seconds of travel-time equivalent) and the runners-up it passed over.
 function explanation(a, model) {
@@ -102,12 +109,19 @@ function explanation(a, model) {
   const runners = x.runners_up || [];
   return h(
     'details.why',
-    { open: openWhy.has(a.id), ontoggle: (e) => (e.target.open ? openWhy.add(a.id) : openWhy.delete(a.id)) },
+    {
+      open: openWhy.has(a.id),
+      ontoggle: (e) => {
+        if (!e.target.open) return openWhy.delete(a.id);
+        openWhy.add(a.id);
+        if (!x.runners_up) onNeedRunners(a.id);
+      },
+    },
     h('summary', {}, t('panel.why'), h('span.muted', {}, ` · ${t(`mode.${x.mode || 'single'}`)} · ${t('panel.cost', { cost: minutes(c.total_s) })}`)),
     h('table.terms', {}, rows.map(([k, v]) => h('tr', { class: k === 'total_s' ? 'total' : '' }, h('th', {}, t(`term.${k}`)), h('td', {}, v)))),
     h('p.small.muted', {}, c.local ? t('term.local') : t('term.region_penalty_s'), x.widened ? ` · ${t('panel.widened')}` : ''),
     x.violations?.length
-      ? h('p.small.error', {}, `${t('panel.violations')}: `, x.violations.map((v) => v.message || v.code || v.constraint || JSON.stringify(v)).join('; '))
+      ? h('p.small.error', {}, `${t('panel.violations')}: `, x.violations.map((v) => t(`viol.${v}`)).join('、'))
       : null,
     runners.length
       ? h('div.runners', {}, h('span.label', {}, t('panel.runnerUps')),
@@ -174,13 +188,13 @@ function assignForm(inc, model) {
       onsubmit: async (e) => {
         e.preventDefault();
         msg.textContent = '';
-        if (!reason.value.trim()) return (msg.textContent = t('panel.reasonRequired'));
+        if (override.checked && !reason.value.trim()) return (msg.textContent = t('panel.reasonRequired'));
         try {
           await assign(inc.id, {
             worker_id: worker.value.trim(),
             need_index: Number(need.value),
             reason: reason.value.trim(),
-            override: override.checked,
+            force: override.checked,
           });
           e.target.reset();
         } catch (err) {
