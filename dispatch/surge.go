@@ -148,8 +148,7 @@ func surgeSolve(rows int, candidates func(row, k int) []SurgeEdge, startK int) S
 	return res
 }
 
-// surgeLists caches each row's candidate list, sorted by (cost, worker),
-// without duplicate workers.
+// surgeLists caches each row's candidate list, sorted by (cost, worker).
 type surgeLists struct {
 	gen      func(row, k int) []SurgeEdge
 	edges    [][]SurgeEdge
