@@ -243,3 +243,82 @@ func postIncident(t *testing.T, base string, lat, lng float64, sev string) {
 		t.Fatalf("create incident: status %d, want 201", res.StatusCode)
 	}
 }
+
+// TestBusyDesk builds a busy night (incidents of every severity, one need
+// nobody can fill, workers assigned and on their way) and checks what the
+// coordinator must notice stands out; with -screenshots it also writes the
+// pictures in docs/ui.md.
+func TestBusyDesk(t *testing.T) {
+	requireBuiltUI(t)
+	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	b := newBrowser(t)
+	phone := openWorker(t, b, srv.url(), "w1-token")
+	phone.setGeolocation(srv.url(), 39.72, 116.22) // Daxing, north-east of Zhuozhou
+	phone.click(`label.switch`)
+	phone.waitFor("on duty", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#duty').checked`, wait)
+
+	postIncidentNeeds(t, srv.url(), 39.486, 115.974, "I", "crisis_intervention", "assistant") // Zhuozhou: w1 gets it
+	postIncidentNeeds(t, srv.url(), 38.883, 115.500, "II", "grief_support", "senior")         // Baoding: nobody qualifies
+	postIncidentNeeds(t, srv.url(), 39.343, 117.362, "III", "elderly_care", "none")           // Tianjin
+	postIncidentNeeds(t, srv.url(), 40.767, 114.886, "IV", "community_mobilisation", "none")  // Zhangjiakou
+
+	phone.waitFor("offer", `!document.querySelector('#offer').hidden`, wait)
+	dash := openDashboard(t, b, srv.url(), "coord-token")
+	dash.waitFor("four incidents", `document.querySelectorAll('.incident-list li').length === 4`, wait)
+	dash.waitFor("unfilled incident pulses", `document.querySelector('.leaflet-marker-icon.incident.sev-II.unfilled .badge')`, wait)
+	dash.waitFor("unfilled row", `document.querySelector('.incident-list li.has-unfilled .unfilled-badge')`, wait)
+	if got := eval[int](dash, `document.querySelectorAll('.leaflet-marker-icon.incident').length`); got != 4 {
+		t.Errorf("incident markers = %d, want 4", got)
+	}
+	if got := eval[string](dash, `document.querySelector('.incident-list li .sev').textContent`); got != "I" {
+		t.Errorf("first incident in the list has severity %q, want I (most severe first)", got)
+	}
+	dash.waitFor("hexagons of available workers", `Number(document.querySelector('#map').dataset.hexCells) > 5`, wait)
+
+	phone.waitFor("countdown", `/\d/.test(document.querySelector('#countdown-text').textContent)`, wait)
+	if *screenshotDir != "" {
+		phone.screenshot(filepath.Join(*screenshotDir, "worker.png"))
+		dash.screenshot(filepath.Join(*screenshotDir, "dashboard.png"))
+	}
+	phone.click(`#accept`)
+	phone.waitFor("accepted", `document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
+	dash.waitFor("line to the incident", `document.querySelector('path.assign-line.state-accepted')`, wait)
+	dash.click(`.incident-list li[data-incident="inc-1"]`)
+	dash.waitFor("panel", `document.querySelector('.assignment[data-worker=w1]')`, wait)
+	dash.click(`.assignment[data-worker=w1] details.why summary`)
+
+	// A skill filter narrows the hexagons to workers who have it.
+	all := eval[int](dash, `Number(document.querySelector('#map').dataset.hexCells)`)
+	dash.setValue(`#f-skill`, "child_protection")
+	dash.waitFor("filtered hexagons", fmt.Sprintf(`Number(document.querySelector('#map').dataset.hexCells) < %d`, all), wait)
+	dash.setValue(`#f-skill`, "")
+
+	// Closer in, the hexagons get finer and the worker's line shows.
+	dash.click(`.leaflet-control-zoom-in`)
+	dash.click(`.leaflet-control-zoom-in`)
+	dash.waitFor("zoomed in", `document.querySelector('.leaflet-control-zoom-in') && !document.querySelector('.leaflet-zoom-anim')`, wait)
+	time.Sleep(500 * time.Millisecond) // let the zoom animation settle for the picture
+	if *screenshotDir != "" {
+		dash.screenshot(filepath.Join(*screenshotDir, "dashboard-incident.png"))
+		phone.screenshot(filepath.Join(*screenshotDir, "worker-assignment.png"))
+	}
+	dash.noPageErrors()
+	phone.noPageErrors()
+}
+
+func postIncidentNeeds(t *testing.T, base string, lat, lng float64, sev, skill, cert string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"type": "flood", "severity": sev, "position": map[string]float64{"lat": lat, "lng": lng},
+		"needs": []map[string]any{{"skill": skill, "count": 1, "min_cert": cert}}, "notes": "转移安置点需要社工支援"})
+	req, _ := http.NewRequest("POST", base+"/api/v1/incidents", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer coord-token")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("create incident: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create incident: status %d, want 201", res.StatusCode)
+	}
+}

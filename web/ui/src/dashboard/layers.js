@@ -42,7 +42,12 @@ export class LiveLayers {
     this.model = model;
     this.onIncidentClick = onIncidentClick;
     this.filter = { skill: '', region: '' };
-    this.canvas = L.canvas({ padding: 0.3 });
+    // Own panes keep the stacking fixed: outlines, then hexagons and
+    // workers, then lines, then incident markers (Leaflet's marker pane).
+    map.createPane('live-density').style.zIndex = 410;
+    map.createPane('live-lines').style.zIndex = 450;
+    this.canvas = L.canvas({ padding: 0.3, pane: 'live-density' });
+    this.lineRenderer = L.svg({ pane: 'live-lines' });
     this.hexes = L.layerGroup().addTo(map);
     this.workers = L.layerGroup().addTo(map);
     this.lines = L.layerGroup().addTo(map);
@@ -92,6 +97,7 @@ export class LiveLayers {
     for (const [cell, n] of counts) {
       const poly = L.polygon(cellToBoundary(cell), {
         renderer: this.canvas,
+        pane: 'live-density',
         color: '#0b4d24',
         weight: 0.8,
         fillColor: hexColour(n),
@@ -110,6 +116,7 @@ export class LiveLayers {
       const busy = Boolean(this.model.activeAssignmentOf(w.id));
       const m = L.circleMarker([p.lat, p.lng], {
         renderer: this.canvas,
+        pane: 'live-density',
         radius: 6,
         color: '#fff',
         weight: 1.5,
@@ -156,6 +163,8 @@ export class LiveLayers {
       if (!from || !to) continue;
       const line = L.polyline([[from.lat, from.lng], [to.lat, to.lng]], {
         ...LINE_STYLE[stateOf(a)],
+        renderer: this.lineRenderer,
+        pane: 'live-lines',
         className: `assign-line state-${stateOf(a)}`,
       });
       line.bindTooltip(`${escapeHTML(w?.name || a.worker_id)} · ${escapeHTML(t(`state.${stateOf(a)}`))}`);

@@ -119,7 +119,7 @@ function explanation(a, model) {
     },
     h('summary', {}, t('panel.why'), h('span.muted', {}, ` · ${t(`mode.${x.mode || 'single'}`)} · ${t('panel.cost', { cost: minutes(c.total_s) })}`)),
     h('table.terms', {}, rows.map(([k, v]) => h('tr', { class: k === 'total_s' ? 'total' : '' }, h('th', {}, t(`term.${k}`)), h('td', {}, v)))),
-    h('p.small.muted', {}, c.local ? t('term.local') : t('term.region_penalty_s'), x.widened ? ` · ${t('panel.widened')}` : ''),
+    h('p.small.muted', {}, c.local ? t('term.local') : t('term.mutual'), x.widened ? ` · ${t('panel.widened')}` : ''),
     x.violations?.length
       ? h('p.small.error', {}, `${t('panel.violations')}: `, x.violations.map((v) => t(`viol.${v}`)).join('、'))
       : null,
