@@ -34,10 +34,11 @@ func (tx *txn) solveBatch() {
 		}
 		return es
 	})
+	// Offer the solver's picks first: the fallback for empty rows searches
+	// single-handed and must not take a worker the solver gave to a later row.
 	for r := range rows {
 		row := &rows[r]
 		if res.Assign[r] < 0 {
-			tx.noCandidate(row.inc, row.slot)
 			continue
 		}
 		w := tx.e.byGID[res.Assign[r]]
@@ -45,6 +46,11 @@ func (tx *txn) solveBatch() {
 		runners := slices.DeleteFunc(slices.Clone(row.list), func(c ranked) bool { return c.w.ID == w.ID })
 		runners = runners[:min(len(runners), tx.e.pol.Matching.RunnersUp)]
 		tx.offer(row.inc, row.slot, w, offerInput{cost: cost, mode: ModeJoint, runnersUp: runners, chosenBy: ChosenByMatcher})
+	}
+	for r := range rows {
+		if res.Assign[r] < 0 {
+			tx.noCandidate(rows[r].inc, rows[r].slot)
+		}
 	}
 	tx.emitSurge(rows, res)
 }

@@ -6,14 +6,12 @@
 package dispatch
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -165,7 +163,6 @@ func (e *Engine) load(ctx context.Context) error {
 			e.offers[id] = a.ExpiresAt
 		}
 	}
-	e.sortHistories()
 	for _, inc := range e.incidents {
 		e.trackWaiting(inc)
 	}
@@ -205,21 +202,6 @@ func (e *Engine) loadRecord(r Record, positions map[string]positionRecord) error
 		return fmt.Errorf("record %s/%s: %w", r.Kind, r.ID, err)
 	}
 	return nil
-}
-
-// sortHistories orders each worker's and incident's assignment ids by
-// offer time, as they were created.
-func (e *Engine) sortHistories() {
-	byTime := func(a, b string) int {
-		x, y := e.assignments[a], e.assignments[b]
-		return cmp.Or(x.OfferedAt.Compare(y.OfferedAt), cmp.Compare(a, b))
-	}
-	for _, ids := range e.byWorker {
-		slices.SortFunc(ids, byTime)
-	}
-	for _, ids := range e.byIncident {
-		slices.SortFunc(ids, byTime)
-	}
 }
 
 // putWorker installs w, giving it a dense geo id if it is new, and

@@ -92,11 +92,16 @@ func (e *Engine) WorkerAssignments(workerID string) ([]Assignment, error) {
 	return e.assignmentsLocked(e.byWorker[workerID]), nil
 }
 
+// assignmentsLocked copies assignments in offer order (ties by id), the
+// same before and after a restart.
 func (e *Engine) assignmentsLocked(ids []string) []Assignment {
 	out := make([]Assignment, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, assignmentView(e.assignments[id]))
 	}
+	slices.SortFunc(out, func(a, b Assignment) int {
+		return cmp.Or(a.OfferedAt.Compare(b.OfferedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out
 }
 
@@ -219,6 +224,7 @@ func (e *Engine) Snapshot(ctx context.Context, o SnapshotOptions) (Snapshot, err
 				s.Workers = append(s.Workers, workerView(w))
 			}
 		}
+		slices.SortFunc(s.Workers, func(a, b Worker) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	wait := e.lastWait
 	e.mu.RUnlock()
