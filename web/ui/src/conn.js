@@ -14,5 +14,11 @@ export function showConn(status) {
   }
   const banner = document.getElementById('offline-banner');
   if (banner) banner.hidden = status !== 'offline';
+  // Counting drops lets an operator (and the browser tests) see that a
+  // reconnect happened even when it was quick.
+  if (status === 'offline' && document.body.dataset.state !== 'offline') {
+    document.body.dataset.drops = String(Number(document.body.dataset.drops || 0) + 1);
+  }
+  document.body.dataset.state = status;
   document.body.classList.toggle('is-offline', status === 'offline');
 }

@@ -15,6 +15,10 @@ import { severity, stateOf } from '../domain.js';
 import { Outbox } from './outbox.js';
 import { Locator } from './locator.js';
 
+// Error codes that say the server failed, not the message: such a message
+// is kept and sent again.
+const RETRY_CODES = new Set(['unavailable', 'internal']);
+
 const NEXT = { accepted: ['en_route', 'worker.enRoute'], en_route: ['on_scene', 'worker.onScene'], on_scene: ['completed', 'worker.done'] };
 
 const model = new Model();
@@ -144,19 +148,19 @@ function settleIntent() {
 
 function onServerMessage(msg) {
   if (msg.type === 'ack' || msg.type === 'error') {
-    const m = outbox.settle(msg.id);
-    if (m && msg.type === 'error') {
-      if (msg.error?.code === 'unavailable') return outbox.push(strip(m)); // server-side fault: try again
-      showError(msg.error?.message || msg.error?.code || 'error');
+    if (msg.type === 'error' && RETRY_CODES.has(msg.error?.code)) {
+      // The server could not apply it now (its fault, not the message's):
+      // keep it and try again a little later, same id.
+      outbox.retryLater(msg.id, 5000);
+      showError(msg.error?.message || msg.error.code);
+      return;
     }
+    const m = outbox.settle(msg.id);
+    if (m && msg.type === 'error') showError(msg.error?.message || msg.error?.code || 'error');
+    if (m && msg.type === 'ack') showError('');
     settleIntent();
     render();
   }
-}
-
-function strip(m) {
-  const { id: _id, ...rest } = m;
-  return rest;
 }
 
 function myAssignments() {

@@ -52,6 +52,16 @@ export class Outbox {
     if (this.send(m)) this.inflight.add(m.id);
   }
 
+  // retryLater sends an unsettled message again after ms, on whatever
+  // connection is open then.
+  retryLater(id, ms) {
+    this.inflight.delete(id);
+    setTimeout(() => {
+      const m = this.items.find((x) => x.id === id);
+      if (m) this.trySend(m);
+    }, ms);
+  }
+
   // settle removes a message the server answered (ack or refusal); it
   // returns the message, or null for an id that is not ours.
   settle(id) {

@@ -1,0 +1,189 @@
+package uitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The real server is the dispatchd binary itself, built once per test run
+// and started as a child process on a loopback port with its own data
+// directory, so a restart is a real process restart over the same files.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func dispatchdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "uitest-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "dispatchd")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/jjj-social-work/dispatch/cmd/dispatchd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build dispatchd: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type realServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	cfg  string
+	addr string
+
+	cmd  *exec.Cmd
+	done chan error
+	log  *bytes.Buffer
+}
+
+// freeAddr picks a loopback port that is free now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startRealServer runs dispatchd with its data in dir on addr.
+func startRealServer(t *testing.T, dir, addr string) *realServer {
+	t.Helper()
+	s := &realServer{t: t, bin: dispatchdBinary(t), dir: dir, addr: addr, cfg: filepath.Join(dir, "dispatchd.json")}
+	cfg, _ := json.Marshal(map[string]any{"listen": addr, "data_dir": filepath.Join(dir, "data"), "demo": false, "log_level": "warn"})
+	if err := os.WriteFile(s.cfg, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *realServer) url() string { return "http://" + s.addr }
+
+func (s *realServer) start() {
+	s.t.Helper()
+	s.log = &bytes.Buffer{}
+	s.cmd = exec.Command(s.bin, "serve", "-config", s.cfg)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start dispatchd: %v", err)
+	}
+	s.done = make(chan error, 1)
+	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(s.cmd, s.done)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.url() + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-s.done:
+			s.t.Fatalf("dispatchd exited at start: %v\n%s", err, s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			s.t.Fatalf("dispatchd not healthy after 30 s\n%s", s.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the child process it started (SIGTERM, then SIGKILL after a
+// grace period) and waits for it.
+func (s *realServer) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// restart stops the server and starts it again on the same address and
+// data directory.
+func (s *realServer) restart() {
+	s.t.Helper()
+	s.stop()
+	s.start()
+}
+
+// token issues a credential with the dispatchd CLI, as an administrator
+// would; the running server picks it up from the credentials file.
+func (s *realServer) token(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command(s.bin, append([]string{"token", "issue", "-config", s.cfg}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("token issue %v: %v\n%s", args, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// TestRealServerStreams runs the pages against the dispatchd binary: the
+// embedded pages, sign-in with an issued token, the websocket ticket and
+// the stream, and the worker page riding out a process restart on the
+// same address and data.
+func TestRealServerStreams(t *testing.T) {
+	requireBuiltUI(t)
+	srv := startRealServer(t, t.TempDir(), freeAddr(t))
+	coord := srv.token("-role", "coordinator", "-name", "联合调度台")
+	worker := srv.token("-role", "worker", "-worker", "w1", "-name", "李娜")
+	b := newBrowser(t)
+
+	dash := newPage(t, b, "dashboard", 1366, 768, false)
+	dash.navigate(srv.url() + "/#token=" + coord)
+	dash.waitFor("signed in", `document.querySelector('#who').textContent.includes('联合调度台')`, wait)
+	dash.waitFor("map drawn", `document.querySelector('.map-label.region-label')`, wait)
+	if got := eval[string](dash, `location.hash`); got != "" {
+		t.Errorf("token left in the address bar: %q", got)
+	}
+
+	phone := openWorker(t, b, srv.url(), worker)
+	if got := phone.text("#worker-id"); got != "w1" {
+		t.Errorf("worker id = %q, want w1", got)
+	}
+	srv.restart()
+	phone.waitFor("online after restart", `document.body.dataset.drops === '1' && document.querySelector('#conn').dataset.state === 'online'`, 30*time.Second)
+	phone.noPageErrors()
+	dash.noPageErrors()
+}
