@@ -322,3 +322,59 @@ func postIncidentNeeds(t *testing.T, base string, lat, lng float64, sev, skill, 
 		t.Fatalf("create incident: status %d, want 201", res.StatusCode)
 	}
 }
+
+// TestWorkerOutbox: on a phone that lost its signal, an answer is queued
+// (and kept across a reload), shown at once, and delivered exactly once
+// when the connection returns; a decline asks for a reason.
+func TestWorkerOutbox(t *testing.T) {
+	requireBuiltUI(t)
+	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	b := newBrowser(t)
+	phone := openWorker(t, b, srv.url(), "w1-token")
+	phone.setGeolocation(srv.url(), 39.55, 116.70) // Langfang
+	phone.click(`label.switch`)
+	phone.waitFor("on duty", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#duty').checked`, wait)
+
+	// First offer: declined, with a reason.
+	postIncidentNeeds(t, srv.url(), 39.538, 116.684, "III", "crisis_intervention", "none")
+	phone.waitFor("first offer", `!document.querySelector('#offer').hidden`, wait)
+	phone.click(`#decline-btn`)
+	phone.waitFor("reason sheet", `document.querySelector('#decline').open`, wait)
+	phone.click(`#decline input[value=far]`)
+	phone.click(`#confirm-decline`)
+	phone.waitFor("decline delivered", `document.querySelector('#offer').hidden && document.querySelector('#outbox').dataset.pending === '0'`, wait)
+
+	// Second offer: accepted while offline, then the page is reloaded.
+	postIncidentNeeds(t, srv.url(), 39.540, 116.690, "II", "crisis_intervention", "none")
+	phone.waitFor("second offer", `!document.querySelector('#offer').hidden`, wait)
+	setOffline(t, phone, true)
+	phone.waitFor("offline", `document.querySelector('#conn').dataset.state === 'offline'`, wait)
+	phone.click(`#accept`)
+	phone.waitFor("accept queued and shown", `document.querySelector('#outbox').dataset.pending === '1' && document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
+	stored := eval[string](phone, `localStorage.getItem('dispatch.outbox.w1')`)
+	if !strings.Contains(stored, `"type":"answer"`) || !strings.Contains(stored, `"accept":true`) {
+		t.Fatalf("outbox in localStorage = %s, want the queued accept", stored)
+	}
+	setOffline(t, phone, false)
+	phone.navigate(srv.url() + "/worker")
+	phone.waitFor("accept delivered after reload", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
+
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	accepted, declined := 0, 0
+	for _, ev := range srv.st.Events {
+		switch ev.Type {
+		case "assignment.accepted":
+			accepted++
+		case "assignment.declined":
+			declined++
+			if !strings.Contains(string(ev.Data), "距离太远") {
+				t.Errorf("decline event %s lacks the reason", ev.Data)
+			}
+		}
+	}
+	if accepted != 1 || declined != 1 {
+		t.Errorf("accepted %d, declined %d times; want exactly 1 each", accepted, declined)
+	}
+	phone.noPageErrors()
+}

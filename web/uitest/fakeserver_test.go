@@ -135,6 +135,7 @@ type fakeAssignment struct {
 	ExpiresAt   time.Time        `json:"expires_at"`
 	ChosenBy    string           `json:"chosen_by"`
 	Reason      string           `json:"reason,omitempty"`
+	EndReason   string           `json:"end_reason,omitempty"`
 	Explanation *fakeExplanation `json:"explanation,omitempty"`
 }
 
@@ -354,7 +355,7 @@ func (f *fakeServer) createIncident(w http.ResponseWriter, r *http.Request, p fa
 // regionOf is a crude box test; the real server uses region boundaries.
 func regionOf(lat, lng float64) string {
 	switch {
-	case lat > 39.45 && lng > 115.4 && lng < 117.5 && lat < 41.1:
+	case lat > 39.55 && lng > 115.7 && lng < 117.5 && lat < 41.1:
 		return "BJ"
 	case lat > 38.55 && lat < 40.25 && lng > 116.7 && lng < 118.1:
 		return "TJ"
@@ -585,7 +586,7 @@ func (f *fakeServer) workerMessage(p fakePrincipal, data []byte) []byte {
 	if prev, ok := f.acks[key]; ok {
 		return prev
 	}
-	err := f.applyLocked(p.WorkerID, m.Type, m.Lat, m.Lng, m.OnDuty, m.AssignmentID, m.Accept, m.Status)
+	err := f.applyLocked(p.WorkerID, m.Type, m.Lat, m.Lng, m.OnDuty, m.AssignmentID, m.Accept, m.Status, m.Reason)
 	var reply []byte
 	if err != nil {
 		reply = mustFrame(map[string]any{"type": "error", "id": m.ID, "error": map[string]string{"code": "conflict", "message": err.Error()}})
@@ -597,7 +598,7 @@ func (f *fakeServer) workerMessage(p fakePrincipal, data []byte) []byte {
 	return reply
 }
 
-func (f *fakeServer) applyLocked(workerID, typ string, lat, lng *float64, onDuty *bool, aid string, accept *bool, status string) error {
+func (f *fakeServer) applyLocked(workerID, typ string, lat, lng *float64, onDuty *bool, aid string, accept *bool, status, reason string) error {
 	wk := f.st.Workers[workerID]
 	switch typ {
 	case "duty":
@@ -619,6 +620,9 @@ func (f *fakeServer) applyLocked(workerID, typ string, lat, lng *float64, onDuty
 			}
 		}
 		a.State = next
+		if next == "declined" {
+			a.EndReason = reason
+		}
 		inc := f.st.Incidents[a.IncidentID]
 		f.emit("assignment."+next, inc.Region, a.WorkerID, a.IncidentID, a.ID, a)
 		if next == "declined" {

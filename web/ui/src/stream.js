@@ -22,6 +22,9 @@ export class Stream {
     this.timer = null;
     this.idle = null;
     addEventListener('online', () => this.kick());
+    // A lost signal may leave a dead socket open for a long time; drop it
+    // now so the page says it is offline and queues what it sends.
+    addEventListener('offline', () => this.ws?.close(4000, 'offline'));
   }
 
   start() {
