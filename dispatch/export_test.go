@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"slices"
 	"time"
 
 	"github.com/jjj-social-work/dispatch/geo"
@@ -31,22 +32,30 @@ func (e *Engine) RankForTest(p geo.Point, region string, sev Severity, n Need, k
 	return candidates(tx.rank(&q, k))
 }
 
-// BruteRankForTest ranks every worker by scanning, without the index.
+// BruteRankForTest ranks every worker by scanning, without the index,
+// keeping the k best in a small sorted slice.
 func (e *Engine) BruteRankForTest(p geo.Point, region string, sev Severity, n Need, k int) []Candidate {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
 	q := query{p: p, region: region, sev: sev, need: n}
 	maxM := e.pol.maxMeters()
-	var all []ranked
+	best := make([]ranked, 0, k+1)
 	for _, w := range e.byGID {
 		if !e.eligible(w, &q, now) || geo.DistanceMeters(w.pos, p) > maxM {
 			continue
 		}
-		all = append(all, ranked{w: w, cost: e.costOf(w, &q, now)})
+		c := ranked{w: w, cost: e.costOf(w, &q, now)}
+		if len(best) == k && compareRanked(c, best[k-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(best, c, compareRanked)
+		best = slices.Insert(best, i, c)
+		if len(best) > k {
+			best = best[:k]
+		}
 	}
-	sortRanked(all)
-	return candidates(all[:min(k, len(all))])
+	return candidates(best)
 }
 
 // NowForTest is the engine's clock.
