@@ -11,8 +11,10 @@ export class Model {
     this.seq = 0;
   }
 
+  // load replaces the state with a snapshot (or a worker's own view,
+  // which may carry its one worker as "worker").
   load(snap) {
-    this.workers = byID(snap.workers);
+    this.workers = byID(snap.workers || (snap.worker ? [snap.worker] : []));
     this.incidents = byID(snap.incidents);
     this.assignments = byID(snap.assignments);
     this.seq = snap.last_seq ?? snap.seq ?? 0;

@@ -8,7 +8,7 @@ import { t, applyStatic, toggleLang, onLangChange } from '../i18n.js';
 import { signIn, signOut } from '../login.js';
 import { showConn } from '../conn.js';
 import { Stream } from '../stream.js';
-import { snapshot, worker as readWorker, assignment as readAssignment } from '../api.js';
+import { snapshot, config, worker as readWorker, assignment as readAssignment } from '../api.js';
 import { Model } from '../model.js';
 import { DEFAULT_SKILLS, REGIONS, SEVERITIES } from '../domain.js';
 import { createBaseMap } from './basemap.js';
@@ -59,6 +59,7 @@ async function main() {
   });
 
   await loadSnapshot();
+  await loadSkills();
   renderFilters();
   renderLegend();
   form.render();
@@ -88,6 +89,18 @@ async function loadSnapshot() {
       showConn('offline');
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+}
+
+// loadSkills takes the configured skill list from the server; the
+// defaults stay when it cannot be read.
+async function loadSkills() {
+  try {
+    const c = await config();
+    const skills = c?.skills || c?.policy?.skills;
+    if (Array.isArray(skills) && skills.length) ui.skills = skills.map((s) => s.id || s);
+  } catch {
+    // Keep the defaults.
   }
 }
 
