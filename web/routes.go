@@ -50,29 +50,40 @@ func (s *Server) Routes() []string {
 
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
-	paths := map[string][]string{}
+	paths := http.NewServeMux() // the same paths without methods: tells 405 from 404
+	allow := map[string][]string{}
 	for _, r := range s.routes {
-		h := s.authenticate(r.Access, r.Handler)
-		mux.Handle(r.Method+" "+r.Pattern, s.instrument(r.Pattern, h))
-		paths[r.Pattern] = append(paths[r.Pattern], r.Method)
+		mux.Handle(r.Method+" "+r.Pattern, s.instrument(r.Pattern, s.authenticate(r.Access, r.Handler)))
+		if allow[r.Pattern] == nil {
+			paths.Handle(r.Pattern, http.NotFoundHandler())
+		}
+		allow[r.Pattern] = append(allow[r.Pattern], r.Method)
 	}
-	// ServeMux answers a wrong method or an unknown path in plain text;
-	// these fallbacks keep every API answer in the one JSON error shape.
-	for p, methods := range paths {
-		allow := strings.Join(methods, ", ")
-		mux.Handle(p, s.instrument(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, s.log, &APIError{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: "allowed: " + allow})
-		})))
-	}
-	mux.Handle("/api/", s.instrument("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := s.instrument("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, errNotFound)
-	})))
-	if s.opts.UI != nil {
-		mux.Handle("/", s.opts.UI)
-	}
-	return mux
+	}))
+	// ServeMux answers a wrong method or an unknown path in plain text;
+	// this keeps every API answer in the one JSON error shape.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := strings.Join(allow[pattern], ", ")
+			s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", methods)
+				writeError(w, s.log, &APIError{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+					Message: "allowed: " + methods})
+			})).ServeHTTP(w, r)
+			return
+		}
+		if s.opts.UI != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			s.opts.UI.ServeHTTP(w, r)
+			return
+		}
+		notFound.ServeHTTP(w, r)
+	})
 }
 
 // statusWriter remembers the status for logs and metrics. It passes

@@ -77,6 +77,7 @@ type Server struct {
 	handler  http.Handler
 	routes   []route
 	origins  originSet
+	policyCache
 	// writePool shares websocket write buffers between connections; one
 	// pool per buffer size, as gorilla asks.
 	writePool sync.Pool
