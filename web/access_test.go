@@ -50,9 +50,9 @@ func wantFor(rule accessRule, cred string) int {
 
 func TestAccessEveryRouteEveryRole(t *testing.T) {
 	f := newAPIFixture(t, StreamLimits{})
-	inc, a := f.createIncident(t, baoding)  // HE, offered to W1
-	incB := f.logIncident(t, rongchen) // another HE incident to cancel
-	incC := f.logIncident(t, rongchen) // and one to close
+	inc, a := f.createIncident(t, baoding) // HE, offered to W1
+	incB := f.logIncident(t, rongchen)     // another HE incident to cancel
+	incC := f.logIncident(t, rongchen)     // and one to close
 	csv := "id,name,home_region\nW9,New,HE\n"
 	upsert := `{"workers":[{"id":"W8","name":"N","home_region":"HE","skills":[]}]}`
 	create := `{"type":"flood","severity":"III","position":{"lat":38.9,"lng":115.5},"needs":[{"skill":"elderly_care","count":1}]}`
