@@ -196,7 +196,7 @@ func TestPropertyNeverTwoActiveAssignments(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 99))
-			for range 150 {
+			for range 100 {
 				actors[(g+rng.IntN(3))%len(actors)](rng)
 			}
 		}()

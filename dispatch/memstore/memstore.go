@@ -29,6 +29,7 @@ type Store struct {
 	notify   chan struct{} // closed and replaced on every commit
 	closed   bool
 	hook     func(dispatch.Batch) error
+	waitErr  error
 	refusals int
 	now      func() time.Time
 }
@@ -50,6 +51,15 @@ func New() *Store {
 func (s *Store) SetCommitHook(fn func(dispatch.Batch) error) {
 	s.mu.Lock()
 	s.hook = fn
+	s.mu.Unlock()
+}
+
+// SetWaitError makes Committed.Wait of later commits return err (nil
+// restores success): a store that accepted a batch but failed to make it
+// durable.
+func (s *Store) SetWaitError(err error) {
+	s.mu.Lock()
+	s.waitErr = err
 	s.mu.Unlock()
 }
 
@@ -87,7 +97,8 @@ func (s *Store) Commit(ctx context.Context, b dispatch.Batch) (dispatch.Committe
 	out := s.appendEvents(b.Events)
 	close(s.notify)
 	s.notify = make(chan struct{})
-	return dispatch.Committed{Events: out, Wait: func(context.Context) error { return nil }}, nil
+	waitErr := s.waitErr
+	return dispatch.Committed{Events: out, Wait: func(context.Context) error { return waitErr }}, nil
 }
 
 func (s *Store) stageClaims(b dispatch.Batch) (map[string]string, error) {
