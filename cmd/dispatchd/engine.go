@@ -1,31 +1,51 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/jjj-social-work/dispatch/dispatch"
 	"github.com/jjj-social-work/dispatch/web"
 )
 
-// engineParts is what the engine contributes to the server.
-type engineParts struct {
-	api   web.Engine
-	seq   uint64
-	ready func(context.Context) error
-	run   func(context.Context) error
-	hook  func(*web.Metrics)
+// loadPolicy reads the policy file over the engine's defaults; a missing
+// file means the defaults.
+func loadPolicy(path string) (*dispatch.Policy, error) {
+	pol := dispatch.DefaultPolicy()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &pol, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		return nil, fmt.Errorf("load policy %s: %w", path, err)
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return &pol, nil
 }
 
-// startEngine creates the engine over the store.
-func startEngine(ctx context.Context, cfg config, store dispatch.Store, logger *slog.Logger) (engineParts, error) {
-	seq, err := store.Load(ctx, func(dispatch.Record) error { return nil })
+// newEngine loads the policy and builds the engine over the store.
+func newEngine(ctx context.Context, cfg config, store dispatch.Store, logger *slog.Logger) (*dispatch.Engine, error) {
+	pol, err := loadPolicy(cfg.PolicyFile)
 	if err != nil {
-		return engineParts{}, err
+		return nil, err
 	}
-	return engineParts{
-		seq:  seq,
-		run:  func(ctx context.Context) error { <-ctx.Done(); return nil },
-		hook: func(*web.Metrics) {},
-	}, nil
+	eng, err := dispatch.New(ctx, dispatch.Options{Store: store, Policy: pol, Logger: logger.With("component", "engine")})
+	if err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
+	return eng, nil
 }
+
+var _ web.Engine = (*dispatch.Engine)(nil)

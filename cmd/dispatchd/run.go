@@ -6,14 +6,19 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// runner is what runAll needs of the engine: its timer loop.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
 // runAll runs the engine and the server together. The server stops first
 // when ctx ends; the engine's context ends only after the server has
 // drained, so no request is cut off mid-change.
-func runAll(ctx context.Context, eng engineParts, serve func(context.Context) error) error {
+func runAll(ctx context.Context, eng runner, serve func(context.Context) error) error {
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return eng.run(engCtx) })
+	g.Go(func() error { return eng.Run(engCtx) })
 	g.Go(func() error {
 		defer stopEngine()
 		return serve(gctx)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jjj-social-work/dispatch/dispatch"
 	"github.com/jjj-social-work/dispatch/dispatch/diskstore"
 	"github.com/jjj-social-work/dispatch/web"
 	"github.com/jjj-social-work/dispatch/web/ui"
@@ -103,19 +102,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	eng, err := startEngine(ctx, cfg, store, logger)
+	eng, err := newEngine(ctx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Options{
-		Auth: creds, Events: store, StartSeq: eng.seq, Engine: eng.api,
+		Auth: creds, Events: store, StartSeq: eng.LastSeq(), Engine: eng,
 		Logger: logger.With("component", "web"), AllowedOrigins: cfg.AllowedOrigins,
-		Ready: eng.ready, UI: ui.Handler(),
+		UI: ui.Handler(),
 	})
 	if err != nil {
 		return err
 	}
-	eng.hook(srv.Metrics())
 
 	if cfg.Demo && firstStart {
 		if err := issueDemoToken(creds, cfg, stdout); err != nil {
@@ -149,5 +147,3 @@ func issueDemoToken(creds *web.Credentials, cfg config, stdout io.Writer) error 
 	fmt.Fprintf(stdout, "demo coordinator token (shown once): %s\nopen %s://%s/#token=%s\n", tok, scheme, host, tok)
 	return nil
 }
-
-var _ dispatch.Store = (*diskstore.Store)(nil)
