@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -19,6 +20,17 @@ import (
 	"github.com/jjj-social-work/dispatch/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
+
+// TestMain silences go-redis's own logger: its dial failures during the
+// fault tests are expected, and the store logs what matters through slog.
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	os.Exit(m.Run())
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // env is one Redis deployment the suite runs against. Every test takes a
 // prefix of its own, so tests share the servers without seeing each other;
@@ -58,14 +70,16 @@ func standalone(t testing.TB, args ...string) (*env, *redistest.Server) {
 }
 
 // newClient builds a universal client for addrs, closed when the test
-// ends. Short timeouts keep fault tests fast.
+// ends. Few retries and short timeouts keep fault tests fast.
 func newClient(t testing.TB, addrs ...string) redis.UniversalClient {
 	t.Helper()
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        addrs,
-		DialTimeout:  time.Second,
-		ReadTimeout:  2 * time.Second,
-		WriteTimeout: 2 * time.Second,
+		Addrs:         addrs,
+		DialTimeout:   time.Second,
+		DialerRetries: 2,
+		MaxRetries:    1,
+		ReadTimeout:   2 * time.Second,
+		WriteTimeout:  2 * time.Second,
 	})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
