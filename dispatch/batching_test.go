@@ -55,3 +55,20 @@ func TestJointBatchBeatsGreedy(t *testing.T) {
 		t.Fatalf("got %s, want nobody left for B", got)
 	}
 }
+
+func TestQueuedSlotsSurviveRestart(t *testing.T) {
+	pol := testPolicy()
+	pol.Batch = dispatch.BatchPolicy{Window: dispatch.Duration(2 * time.Second), MinIncidents: 2}
+	r := newRig(t, pol)
+	r.addWorkers(wopt{id: "a", region: "BJ", pos: dongcheng}, wopt{id: "b", region: "BJ", pos: offset(dongcheng, 3, 0)})
+	r.incident(dongcheng, dispatch.SeverityIII, 1)
+	inc := r.incident(dongcheng, dispatch.SeverityIII, 1)
+	if !inc.Slots[0].Queued {
+		t.Fatalf("got slot %+v, want queued", inc.Slots[0])
+	}
+	r.restart()
+	r.must(r.e.Tick(r.ctx))
+	if got := r.offeredTo(inc.ID, 0); got != "b" {
+		t.Fatalf("got %q after restart and a tick, want b", got)
+	}
+}

@@ -166,6 +166,14 @@ func (e *Engine) load(ctx context.Context) error {
 	for _, inc := range e.incidents {
 		e.trackWaiting(inc)
 	}
+	// The batch window's deadline is not stored: slots queued before a
+	// restart are solved at the first tick.
+	for ref := range e.waiting {
+		if e.incidents[ref.incident].Slots[ref.slot].Queued {
+			e.batchDue = e.now()
+			break
+		}
+	}
 	e.lastSeq = last
 	e.log.Info("engine loaded", "workers", len(e.workers), "incidents", len(e.incidents),
 		"assignments", len(e.assignments), "last_seq", last)
