@@ -92,9 +92,8 @@ for i = 0, nrec - 1 do
   local k = tonumber(ARGV[q])
   if ARGV[q + 2] == '' then
     redis.call('HDEL', KEYS[k], ARGV[q + 1])
-  else
-    redis.call('HSET', KEYS[k], ARGV[q + 1], ARGV[q + 2])
-    upserted[k] = true
+  elseif redis.call('HSET', KEYS[k], ARGV[q + 1], ARGV[q + 2]) == 1 then
+    upserted[k] = true -- a new field: the hash may be new too
   end
 end
 for k = 5, #KEYS do
