@@ -140,69 +140,9 @@ func TestWorkerSocketMessages(t *testing.T) {
 func TestBadInputPerEndpoint(t *testing.T) {
 	f := newAPIFixture(t, StreamLimits{})
 	inc, a := f.createIncident(t, baoding)
-	const js = "application/json"
 	incPath := "/api/v1/incidents/" + inc.ID
 	asgPath := "/api/v1/assignments/" + a.ID
-	okInc := `"type":"flood","severity":"II","position":{"lat":38.9,"lng":115.5}`
-	for _, tc := range []struct {
-		name, method, path, cred, ctype, body string
-		status                                int
-		code, field                           string
-	}{
-		{"incident bad json", "POST", "/api/v1/incidents", credCoord, js, `{"type":`, 400, CodeBadJSON, ""},
-		{"incident wrong type", "POST", "/api/v1/incidents", credCoord, "text/plain", `{}`, 415, CodeUnsupportedMedia, "Content-Type"},
-		{"incident unknown field", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"created_by":"me","needs":[]}`, 400, CodeUnknownField, "created_by"},
-		{"incident no position", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position"},
-		{"incident lat missing", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lng":115},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lat"},
-		{"incident lat range", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":91,"lng":115},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lat"},
-		{"incident lng range", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":39,"lng":-181},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lng"},
-		{"incident lat string", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":"NaN","lng":115}}`, 400, CodeInvalidField, "position.lat"},
-		{"incident unknown skill", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1},{"skill":"magic","count":1}]}`, 400, "unknown", "needs[1].skill"},
-		{"incident count", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":0}]}`, 400, "out_of_range", "needs[0].count"},
-		{"incident cert", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1,"min_cert":"phd"}]}`, 400, "unknown", "needs[0].min_cert"},
-		{"incident no needs", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `}`, 400, "required", "needs"},
-		{"incident severity", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"V","position":{"lat":38.9,"lng":115.5},"needs":[{"skill":"elderly_care","count":1}]}`, 400, "unknown", "severity"},
-		{"incident region", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"region":"SH","needs":[{"skill":"elderly_care","count":1}]}`, 400, "unknown", "region"},
-		{"incident out of scope", "POST", "/api/v1/incidents", credCoordOther, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1}]}`, 403, CodeForbidden, "region"},
-		{"incident too large", "POST", "/api/v1/incidents", credCoord, js, `{"notes":"` + strings.Repeat("x", maxJSONBody) + `"}`, 413, CodeTooLarge, ""},
-		{"incident not found", "GET", "/api/v1/incidents/nope", credCoord, "", "", 404, CodeNotFound, "incident_id"},
-		{"incidents status", "GET", "/api/v1/incidents?status=old", credCoord, "", "", 400, CodeInvalidField, "status"},
-		{"incidents unknown param", "GET", "/api/v1/incidents?stauts=all", credCoord, "", "", 400, CodeUnknownField, "stauts"},
-		{"incidents region scope", "GET", "/api/v1/incidents?region=HE", credCoordOther, "", "", 403, CodeForbidden, "region"},
-		{"cancel bad json", "POST", incPath + "/cancel", credCoord, js, `{"reason":1}`, 400, CodeInvalidField, "reason"},
-		{"assign no worker", "POST", incPath + "/assignments", credCoord, js, `{"need_index":0}`, 400, CodeInvalidField, "worker_id"},
-		{"assign no need", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2"}`, 400, CodeInvalidField, "need_index"},
-		{"assign need range", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2","need_index":5}`, 400, "out_of_range", "need_index"},
-		{"assign unknown worker", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W99","need_index":0}`, 404, CodeNotFound, "worker_id"},
-		{"assign force without reason", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2","need_index":0,"force":true}`, 400, "required", "reason"},
-		{"answer no accept", "POST", asgPath + "/answer", credWorker, js, `{}`, 400, CodeInvalidField, "accept"},
-		{"status unknown", "POST", asgPath + "/status", credWorker, js, `{"status":"flying"}`, 400, "unknown", "status"},
-		{"status skip", "POST", asgPath + "/status", credWorker, js, `{"status":"on_scene"}`, 409, dispatch.CodeInvalidTransition, "status"},
-		{"status empty", "POST", asgPath + "/status", credWorker, js, `{}`, 400, CodeInvalidField, "status"},
-		{"assignment not found", "GET", "/api/v1/assignments/nope", credCoord, "", "", 404, CodeNotFound, "assignment_id"},
-		{"assignments both", "GET", "/api/v1/assignments?worker=W1&incident=x", credCoord, "", "", 400, CodeInvalidField, "incident"},
-		{"duty missing", "PUT", "/api/v1/workers/W1/duty", credWorker, js, `{}`, 400, CodeInvalidField, "on_duty"},
-		{"duty type", "PUT", "/api/v1/workers/W1/duty", credWorker, js, `{"on_duty":"yes"}`, 400, CodeInvalidField, "on_duty"},
-		{"position range", "PUT", "/api/v1/workers/W1/position", credWorker, js, `{"lat":39,"lng":200}`, 400, CodeInvalidField, "lng"},
-		{"position accuracy", "PUT", "/api/v1/workers/W1/position", credWorker, js, `{"lat":39,"lng":116,"accuracy_m":-3}`, 400, CodeInvalidField, "accuracy_m"},
-		{"worker not found", "GET", "/api/v1/workers/W99", credCoord, "", "", 404, CodeNotFound, "worker_id"},
-		{"near no lat", "GET", "/api/v1/workers/near?lng=115", credCoord, "", "", 400, CodeInvalidField, "lat"},
-		{"near bad k", "GET", "/api/v1/workers/near?lat=39&lng=115&k=0", credCoord, "", "", 400, CodeInvalidField, "k"},
-		{"near bad skill", "GET", "/api/v1/workers/near?lat=39&lng=115&skill=magic", credCoord, "", "", 400, "unknown", "skill"},
-		{"near bad cert", "GET", "/api/v1/workers/near?lat=39&lng=115&min_cert=x", credCoord, "", "", 400, CodeInvalidField, "min_cert"},
-		{"near bad km", "GET", "/api/v1/workers/near?lat=39&lng=115&max_km=-1", credCoord, "", "", 400, CodeInvalidField, "max_km"},
-		{"near twice", "GET", "/api/v1/workers/near?lat=39&lat=40&lng=115", credCoord, "", "", 400, CodeInvalidField, "lat"},
-		{"upsert empty", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[]}`, 400, CodeInvalidField, "workers"},
-		{"upsert bad skill", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W7","name":"A","home_region":"HE","skills":[]},{"id":"W8","name":"B","home_region":"HE","skills":["x"]}]}`, 400, "unknown", "workers[1].skills[0]"},
-		{"upsert bad id", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W 7","name":"A","home_region":"HE"}]}`, 400, "invalid", "workers[0].id"},
-		{"upsert unknown field", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W7","nmae":"A"}]}`, 400, CodeUnknownField, "nmae"},
-		{"import wrong type", "POST", "/api/v1/workers/import", credAdmin, js, `{}`, 415, CodeUnsupportedMedia, "Content-Type"},
-		{"import bad line", "POST", "/api/v1/workers/import", credAdmin, "text/csv", "id,name,home_region,skills\nW7,A,HE,elderly_care\nW8,B,HE,magic\n", 400, CodeBadCSV, "skills[0]"},
-		{"import bad region", "POST", "/api/v1/workers/import", credAdmin, "text/csv", "id,name,home_region\nW7,A,SH\n", 400, CodeBadCSV, "home_region"},
-		{"snapshot bad region", "GET", "/api/v1/snapshot?region=XX", credCoord, "", "", 400, CodeInvalidField, "region"},
-		{"method", "DELETE", "/api/v1/incidents", credCoord, "", "", 405, CodeMethodNotAllowed, ""},
-		{"no route", "GET", "/api/v1/nothing", credCoord, "", "", 404, CodeNotFound, ""},
-	} {
+	for _, tc := range badInputCases(incPath, asgPath) {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := f.do(tc.method, tc.path, tc.cred, tc.ctype, tc.body)
 			if code != tc.status {
@@ -270,5 +210,72 @@ func TestOverrideConstraint(t *testing.T) {
 	code, body = f.do("POST", path, credCoordHE, "application/json", `{"worker_id":"W3","need_index":0,"force":true,"reason":"only one who knows the area"}`)
 	if a := decode[dispatch.Assignment](t, body); code != 201 || a.WorkerID != "W3" || !a.Forced || a.ChosenBy != "Hebei desk" {
 		t.Fatalf("forced: got %d %s, want 201 forced by Hebei desk", code, body)
+	}
+}
+
+type badInputCase struct {
+	name, method, path, cred, ctype, body string
+	status                                int
+	code, field                           string
+}
+
+// badInputCases are the bad-input table, also the fuzzers' seeds.
+func badInputCases(incPath, asgPath string) []badInputCase {
+	const js = "application/json"
+	okInc := `"type":"flood","severity":"II","position":{"lat":38.9,"lng":115.5}`
+	return []badInputCase{
+		{"incident bad json", "POST", "/api/v1/incidents", credCoord, js, `{"type":`, 400, CodeBadJSON, ""},
+		{"incident wrong type", "POST", "/api/v1/incidents", credCoord, "text/plain", `{}`, 415, CodeUnsupportedMedia, "Content-Type"},
+		{"incident unknown field", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"created_by":"me","needs":[]}`, 400, CodeUnknownField, "created_by"},
+		{"incident no position", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position"},
+		{"incident lat missing", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lng":115},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lat"},
+		{"incident lat range", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":91,"lng":115},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lat"},
+		{"incident lng range", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":39,"lng":-181},"needs":[{"skill":"elderly_care","count":1}]}`, 400, CodeInvalidField, "position.lng"},
+		{"incident lat string", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"II","position":{"lat":"NaN","lng":115}}`, 400, CodeInvalidField, "position.lat"},
+		{"incident unknown skill", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1},{"skill":"magic","count":1}]}`, 400, "unknown", "needs[1].skill"},
+		{"incident count", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":0}]}`, 400, "out_of_range", "needs[0].count"},
+		{"incident cert", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1,"min_cert":"phd"}]}`, 400, "unknown", "needs[0].min_cert"},
+		{"incident no needs", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `}`, 400, "required", "needs"},
+		{"incident severity", "POST", "/api/v1/incidents", credCoord, js, `{"type":"flood","severity":"V","position":{"lat":38.9,"lng":115.5},"needs":[{"skill":"elderly_care","count":1}]}`, 400, "unknown", "severity"},
+		{"incident region", "POST", "/api/v1/incidents", credCoord, js, `{` + okInc + `,"region":"SH","needs":[{"skill":"elderly_care","count":1}]}`, 400, "unknown", "region"},
+		{"incident out of scope", "POST", "/api/v1/incidents", credCoordOther, js, `{` + okInc + `,"needs":[{"skill":"elderly_care","count":1}]}`, 403, CodeForbidden, "region"},
+		{"incident too large", "POST", "/api/v1/incidents", credCoord, js, `{"notes":"` + strings.Repeat("x", maxJSONBody) + `"}`, 413, CodeTooLarge, ""},
+		{"incident not found", "GET", "/api/v1/incidents/nope", credCoord, "", "", 404, CodeNotFound, "incident_id"},
+		{"incidents status", "GET", "/api/v1/incidents?status=old", credCoord, "", "", 400, CodeInvalidField, "status"},
+		{"incidents unknown param", "GET", "/api/v1/incidents?stauts=all", credCoord, "", "", 400, CodeUnknownField, "stauts"},
+		{"incidents region scope", "GET", "/api/v1/incidents?region=HE", credCoordOther, "", "", 403, CodeForbidden, "region"},
+		{"cancel bad json", "POST", incPath + "/cancel", credCoord, js, `{"reason":1}`, 400, CodeInvalidField, "reason"},
+		{"assign no worker", "POST", incPath + "/assignments", credCoord, js, `{"need_index":0}`, 400, CodeInvalidField, "worker_id"},
+		{"assign no need", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2"}`, 400, CodeInvalidField, "need_index"},
+		{"assign need range", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2","need_index":5}`, 400, "out_of_range", "need_index"},
+		{"assign unknown worker", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W99","need_index":0}`, 404, CodeNotFound, "worker_id"},
+		{"assign force without reason", "POST", incPath + "/assignments", credCoord, js, `{"worker_id":"W2","need_index":0,"force":true}`, 400, "required", "reason"},
+		{"answer no accept", "POST", asgPath + "/answer", credWorker, js, `{}`, 400, CodeInvalidField, "accept"},
+		{"status unknown", "POST", asgPath + "/status", credWorker, js, `{"status":"flying"}`, 400, "unknown", "status"},
+		{"status skip", "POST", asgPath + "/status", credWorker, js, `{"status":"on_scene"}`, 409, dispatch.CodeInvalidTransition, "status"},
+		{"status empty", "POST", asgPath + "/status", credWorker, js, `{}`, 400, CodeInvalidField, "status"},
+		{"assignment not found", "GET", "/api/v1/assignments/nope", credCoord, "", "", 404, CodeNotFound, "assignment_id"},
+		{"assignments both", "GET", "/api/v1/assignments?worker=W1&incident=x", credCoord, "", "", 400, CodeInvalidField, "incident"},
+		{"duty missing", "PUT", "/api/v1/workers/W1/duty", credWorker, js, `{}`, 400, CodeInvalidField, "on_duty"},
+		{"duty type", "PUT", "/api/v1/workers/W1/duty", credWorker, js, `{"on_duty":"yes"}`, 400, CodeInvalidField, "on_duty"},
+		{"position range", "PUT", "/api/v1/workers/W1/position", credWorker, js, `{"lat":39,"lng":200}`, 400, CodeInvalidField, "lng"},
+		{"position accuracy", "PUT", "/api/v1/workers/W1/position", credWorker, js, `{"lat":39,"lng":116,"accuracy_m":-3}`, 400, CodeInvalidField, "accuracy_m"},
+		{"worker not found", "GET", "/api/v1/workers/W99", credCoord, "", "", 404, CodeNotFound, "worker_id"},
+		{"near no lat", "GET", "/api/v1/workers/near?lng=115", credCoord, "", "", 400, CodeInvalidField, "lat"},
+		{"near bad k", "GET", "/api/v1/workers/near?lat=39&lng=115&k=0", credCoord, "", "", 400, CodeInvalidField, "k"},
+		{"near bad skill", "GET", "/api/v1/workers/near?lat=39&lng=115&skill=magic", credCoord, "", "", 400, "unknown", "skill"},
+		{"near bad cert", "GET", "/api/v1/workers/near?lat=39&lng=115&min_cert=x", credCoord, "", "", 400, CodeInvalidField, "min_cert"},
+		{"near bad km", "GET", "/api/v1/workers/near?lat=39&lng=115&max_km=-1", credCoord, "", "", 400, CodeInvalidField, "max_km"},
+		{"near twice", "GET", "/api/v1/workers/near?lat=39&lat=40&lng=115", credCoord, "", "", 400, CodeInvalidField, "lat"},
+		{"upsert empty", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[]}`, 400, CodeInvalidField, "workers"},
+		{"upsert bad skill", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W7","name":"A","home_region":"HE","skills":[]},{"id":"W8","name":"B","home_region":"HE","skills":["x"]}]}`, 400, "unknown", "workers[1].skills[0]"},
+		{"upsert bad id", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W 7","name":"A","home_region":"HE"}]}`, 400, "invalid", "workers[0].id"},
+		{"upsert unknown field", "POST", "/api/v1/workers", credAdmin, js, `{"workers":[{"id":"W7","nmae":"A"}]}`, 400, CodeUnknownField, "nmae"},
+		{"import wrong type", "POST", "/api/v1/workers/import", credAdmin, js, `{}`, 415, CodeUnsupportedMedia, "Content-Type"},
+		{"import bad line", "POST", "/api/v1/workers/import", credAdmin, "text/csv", "id,name,home_region,skills\nW7,A,HE,elderly_care\nW8,B,HE,magic\n", 400, CodeBadCSV, "skills[0]"},
+		{"import bad region", "POST", "/api/v1/workers/import", credAdmin, "text/csv", "id,name,home_region\nW7,A,SH\n", 400, CodeBadCSV, "home_region"},
+		{"snapshot bad region", "GET", "/api/v1/snapshot?region=XX", credCoord, "", "", 400, CodeInvalidField, "region"},
+		{"method", "DELETE", "/api/v1/incidents", credCoord, "", "", 405, CodeMethodNotAllowed, ""},
+		{"no route", "GET", "/api/v1/nothing", credCoord, "", "", 404, CodeNotFound, ""},
 	}
 }

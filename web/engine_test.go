@@ -27,11 +27,15 @@ type apiFixture struct {
 	store *memstore.Store
 }
 
-func newAPIFixture(t *testing.T, limits StreamLimits) *apiFixture {
+func newAPIFixture(t testing.TB, limits StreamLimits) *apiFixture {
+	return newAPIFixtureOpts(t, fixtureOptions{limits: limits})
+}
+
+func newAPIFixtureOpts(t testing.TB, fo fixtureOptions) *apiFixture {
 	t.Helper()
 	store := memstore.New()
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := dispatch.New(ctx, dispatch.Options{Store: store, Logger: testLogger(t)})
+	eng, err := dispatch.New(ctx, dispatch.Options{Store: store, Logger: loggerFor(t, fo.quiet)})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -53,7 +57,8 @@ func newAPIFixture(t *testing.T, limits StreamLimits) *apiFixture {
 			t.Fatal(err)
 		}
 	}
-	f := newFixture(t, fixtureOptions{engine: eng, events: store, start: eng.LastSeq(), limits: limits})
+	fo.engine, fo.events, fo.start = eng, store, eng.LastSeq()
+	f := newFixture(t, fo)
 	t.Cleanup(func() { // after the server's cleanup (LIFO)
 		cancel()
 		<-done
@@ -64,7 +69,7 @@ func newAPIFixture(t *testing.T, limits StreamLimits) *apiFixture {
 
 // createIncident logs an incident in Hebei near Baoding directly on the
 // engine; W1 is the nearest qualified worker and gets the offer.
-func (f *apiFixture) createIncident(t *testing.T, at geo.Point) (dispatch.Incident, dispatch.Assignment) {
+func (f *apiFixture) createIncident(t testing.TB, at geo.Point) (dispatch.Incident, dispatch.Assignment) {
 	t.Helper()
 	inc := f.logIncident(t, at)
 	as, err := f.eng.IncidentAssignments(inc.ID)
@@ -77,7 +82,7 @@ func (f *apiFixture) createIncident(t *testing.T, at geo.Point) (dispatch.Incide
 
 // logIncident logs an incident without waiting for offers (a second
 // incident inside the batch window is queued for a joint match).
-func (f *apiFixture) logIncident(t *testing.T, at geo.Point) dispatch.Incident {
+func (f *apiFixture) logIncident(t testing.TB, at geo.Point) dispatch.Incident {
 	t.Helper()
 	inc, err := f.eng.CreateIncident(context.Background(), dispatch.IncidentInput{
 		Type: "flood", Severity: dispatch.SeverityII, Position: at,
@@ -89,7 +94,7 @@ func (f *apiFixture) logIncident(t *testing.T, at geo.Point) dispatch.Incident {
 	return inc
 }
 
-func decode[T any](t *testing.T, b []byte) T {
+func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -98,7 +103,7 @@ func decode[T any](t *testing.T, b []byte) T {
 	return v
 }
 
-func (f *apiFixture) waitSeq(t *testing.T) {
+func (f *apiFixture) waitSeq(t testing.TB) {
 	t.Helper()
 	seq := f.eng.LastSeq()
 	waitFor(t, "hub caught up", func() bool { return f.srv.hub.Head() >= seq })

@@ -142,7 +142,7 @@ const (
 )
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	log    *fakeLog
 	srv    *Server
 	ts     *httptest.Server
@@ -159,9 +159,10 @@ type fixtureOptions struct {
 	engine Engine
 	events EventLog
 	start  uint64
+	quiet  bool // no server logs (fuzzing)
 }
 
-func newFixture(t *testing.T, fo fixtureOptions) *fixture {
+func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 	t.Helper()
 	clock := newTestClock()
 	creds, err := OpenCredentials(filepath.Join(t.TempDir(), "credentials.json"), clock.Now)
@@ -200,7 +201,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		events = f.log
 	}
 	srv, err := New(Options{Auth: creds, Events: events, StartSeq: fo.start, Engine: fo.engine,
-		Limits: fo.limits, Now: clock.Now, Logger: testLogger(t)})
+		Limits: fo.limits, Now: clock.Now, Logger: loggerFor(t, fo.quiet)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func (f *fixture) closeOnce() {
 	f.ts.Close()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
