@@ -20,6 +20,8 @@ type APIError struct {
 	// Line is the 1-based line of a CSV import the error is about.
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
+	// Violations lists the hard constraints an override would break.
+	Violations []string `json:"violations,omitempty"`
 }
 
 func (e *APIError) Error() string {
