@@ -13,10 +13,17 @@ import (
 )
 
 // ErrUnavailable means Redis could not be reached or cannot serve now
-// (down, loading its data, failing over, out of memory). The server
-// answers 503 and the client retries. For Commit the outcome is unknown:
+// (down, loading its data, failing over, out of memory). It also matches
+// dispatch.ErrUnavailable, so the server answers 503 without knowing which
+// store runs, and the client retries. For Commit the outcome is unknown:
 // the batch may have been applied before the connection broke.
-var ErrUnavailable = errors.New("redis unavailable")
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "redis unavailable" }
+
+func (unavailableError) Is(target error) bool { return target == dispatch.ErrUnavailable }
 
 // ErrClosed is returned by every method called after Close.
 var ErrClosed = errors.New("store closed")

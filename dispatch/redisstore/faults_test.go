@@ -46,8 +46,8 @@ func TestRedisRestart(t *testing.T) {
 	srv.Kill()
 	start := time.Now()
 	_, err := s.Commit(ctx, dispatch.Batch{Events: events(1)})
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Commit while down: got %v, want ErrUnavailable", err)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, dispatch.ErrUnavailable) {
+		t.Fatalf("Commit while down: got %v, want ErrUnavailable and dispatch.ErrUnavailable", err)
 	}
 	if d := time.Since(start); d > unavailableWithin {
 		t.Errorf("Commit while down took %v, want under %v", d, unavailableWithin)
@@ -118,6 +118,46 @@ func TestFollowLostWrites(t *testing.T) {
 	}
 	if err := s.Follow(context.Background(), 5, func([]dispatch.Event) {}); !errors.Is(err, ErrLostWrites) {
 		t.Errorf("Follow from beyond the log: got %v, want ErrLostWrites", err)
+	}
+}
+
+// TestFollowReplacedHistory cuts a follower off, replaces the log behind
+// its back with as many events but different ones (what a failover to a
+// replica that missed the last writes, then new commits, looks like), and
+// lets it back: it must not carry on as if its position meant the same.
+func TestFollowReplacedHistory(t *testing.T) {
+	srv := redistest.Start(t)
+	px := startProxy(t, srv.Addr())
+	opts := (&env{}).fresh(Options{})
+	s := (&env{rdb: newClient(t, px.Addr())}).open(t, opts)
+	mustCommit(t, s, dispatch.Batch{Events: events(5)})
+	f := follow(t, s, 0)
+	f.waitFor(t, 5, 5*time.Second)
+
+	px.setCut(true)
+	ctx := context.Background()
+	for s.Ready(ctx) == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the follower meets the outage
+	direct := &env{rdb: newClient(t, srv.Addr())}
+	if err := direct.rdb.FlushDB(ctx).Err(); err != nil {
+		t.Fatalf("FLUSHDB: %v", err)
+	}
+	other := direct.open(t, opts)
+	mustCommit(t, other, dispatch.Batch{Events: []dispatch.Event{ev("a"), ev("b"), ev("c"), ev("d"), ev("e"), ev("f"), ev("g")}})
+	px.setCut(false)
+
+	select {
+	case err := <-f.done:
+		if !errors.Is(err, ErrLostWrites) || !errors.Is(err, dispatch.ErrLogTruncated) {
+			t.Errorf("Follow after replaced history: got %v, want ErrLostWrites", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Follow did not notice; delivered %d events", len(f.events()))
+	}
+	if got := f.events(); len(got) != 5 {
+		t.Errorf("delivered %d events, want the 5 from before", len(got))
 	}
 }
 

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,9 +40,11 @@ func (s *Store) Follow(ctx context.Context, after uint64, fn func([]dispatch.Eve
 		return fmt.Errorf("follow: %w", ErrClosed)
 	}
 	var (
-		live     bool      // caught up: wait with XREAD
-		down     time.Time // start of the current outage, zero if none
-		attempts int
+		live     bool           // caught up: wait with XREAD
+		down     time.Time      // start of the current outage, zero if none
+		attempts int            // retries in the current outage
+		lastEv   dispatch.Event // the last event delivered, if any
+		verify   bool           // after an outage: is lastEv still in the log?
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -56,6 +59,11 @@ func (s *Store) Follow(ctx context.Context, after uint64, fn func([]dispatch.Eve
 		)
 		if live {
 			evs, err = s.waitAfter(ctx, after)
+		} else if verify && lastEv.Seq != 0 {
+			if err = s.verifyDelivered(ctx, lastEv); err == nil {
+				verify = false
+				continue
+			}
 		} else {
 			var last uint64
 			evs, last, err = s.readAfter(ctx, after, followBatch)
@@ -81,9 +89,10 @@ func (s *Store) Follow(ctx context.Context, after uint64, fn func([]dispatch.Eve
 				s.log.Warn("follow: redis unavailable, retrying", "after_seq", after, "err", err)
 			}
 			attempts++
-			// Catch up through readAfter when back: it notices trimming
+			// When back, check that what was delivered is still there and
+			// catch up through readAfter: together they notice trimming
 			// and lost writes that happened meanwhile.
-			live = false
+			live, verify = false, true
 			if err := s.sleep(ctx, backoff(attempts)); err != nil {
 				return err
 			}
@@ -96,9 +105,39 @@ func (s *Store) Follow(ctx context.Context, after uint64, fn func([]dispatch.Eve
 		}
 		if len(evs) > 0 {
 			fn(evs)
-			after = evs[len(evs)-1].Seq
+			lastEv = evs[len(evs)-1]
+			after = lastEv.Seq
 		}
 	}
+}
+
+// verifyDelivered checks that the log still holds e as it was delivered.
+// Redis that restarted without its data, or a replica promoted before it
+// had the last writes, may have handed the same seqs out again since; the
+// follower's position then names a different event. If e was trimmed
+// meanwhile there is nothing to compare, and readAfter decides.
+func (s *Store) verifyDelivered(ctx context.Context, e dispatch.Event) error {
+	msgs, err := s.rdb.XRangeN(ctx, s.keys.events, entryID(e.Seq), entryID(e.Seq), 1).Result()
+	if err != nil {
+		return fmt.Errorf("verify event %d: %w", e.Seq, s.classify(ctx, err))
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	got, err := decodeEntry(msgs[0])
+	if err != nil {
+		return fmt.Errorf("verify event %d: %w", e.Seq, err)
+	}
+	if !sameEvent(got, e) {
+		return fmt.Errorf("event %d was replaced: %w: %w", e.Seq, ErrLostWrites, dispatch.ErrLogTruncated)
+	}
+	return nil
+}
+
+func sameEvent(a, b dispatch.Event) bool {
+	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Type == b.Type && a.Region == b.Region &&
+		a.WorkerID == b.WorkerID && a.IncidentID == b.IncidentID && a.AssignmentID == b.AssignmentID &&
+		bytes.Equal(a.Data, b.Data)
 }
 
 // waitAfter waits up to followBlock for events after `after`. Entries must
