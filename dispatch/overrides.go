@@ -45,28 +45,7 @@ func (e *Engine) Assign(ctx context.Context, o Override) (Assignment, error) {
 }
 
 func (tx *txn) override(o Override) (*Assignment, error) {
-	cur := tx.incident(o.IncidentID)
-	if cur == nil {
-		return nil, notFound("incident_id", "incident", o.IncidentID)
-	}
-	if cur.Status.ended() {
-		return nil, fieldErr("incident_id", CodeInvalidTransition, ErrInvalidTransition, "incident is %s", cur.Status)
-	}
-	if o.NeedIndex < 0 || o.NeedIndex >= len(cur.Needs) {
-		return nil, invalid("need_index", CodeOutOfRange, "incident has %d needs", len(cur.Needs))
-	}
-	w := tx.worker(o.WorkerID)
-	if w == nil {
-		return nil, notFound("worker_id", "worker", o.WorkerID)
-	}
-	vs := tx.e.violations(w, cur.Needs[o.NeedIndex], tx.now)
-	if slices.Contains(vs, ViolBusy) {
-		return nil, conflict("worker_id", "worker %s already holds assignment %s", w.ID, w.Active)
-	}
-	if len(vs) > 0 && !o.Force {
-		return nil, &ConstraintError{WorkerID: w.ID, Violations: vs}
-	}
-	slot, err := tx.overrideSlot(cur, o.NeedIndex)
+	w, vs, slot, err := tx.checkOverride(o)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +64,34 @@ func (tx *txn) override(o Override) (*Assignment, error) {
 		OverrideEvent{Coordinator: o.Coordinator, Reason: o.Reason, Forced: a.Forced, Violations: vs,
 			Need: o.NeedIndex, Slot: slot, AssignmentID: a.ID})
 	return a, nil
+}
+
+// checkOverride validates an override against current state and returns
+// the worker, the hard constraints it breaks and the slot to use.
+func (tx *txn) checkOverride(o Override) (*wstate, []Violation, int, error) {
+	cur := tx.incident(o.IncidentID)
+	if cur == nil {
+		return nil, nil, 0, notFound("incident_id", "incident", o.IncidentID)
+	}
+	if cur.Status.ended() {
+		return nil, nil, 0, fieldErr("incident_id", CodeInvalidTransition, ErrInvalidTransition, "incident is %s", cur.Status)
+	}
+	if o.NeedIndex < 0 || o.NeedIndex >= len(cur.Needs) {
+		return nil, nil, 0, invalid("need_index", CodeOutOfRange, "incident has %d needs", len(cur.Needs))
+	}
+	w := tx.worker(o.WorkerID)
+	if w == nil {
+		return nil, nil, 0, notFound("worker_id", "worker", o.WorkerID)
+	}
+	vs := tx.e.violations(w, cur.Needs[o.NeedIndex], tx.now)
+	if slices.Contains(vs, ViolBusy) {
+		return nil, nil, 0, conflict("worker_id", "worker %s already holds assignment %s", w.ID, w.Active)
+	}
+	if len(vs) > 0 && !o.Force {
+		return nil, nil, 0, &ConstraintError{WorkerID: w.ID, Violations: vs}
+	}
+	slot, err := tx.overrideSlot(cur, o.NeedIndex)
+	return w, vs, slot, err
 }
 
 // overrideSlot picks the need's first open slot, else its first slot whose

@@ -13,23 +13,17 @@ import (
 // bad entry is returned as an *ItemError (wrapping a *FieldError) with its
 // index, and nothing changes. Known workers keep their duty state,
 // position and assignments.
+// At most maxUpsertWorker (100,000) workers per call, so that one batch
+// stays a reasonable transaction; a larger import checks the whole file
+// with ValidateWorkers first and then upserts it in chunks.
 func (e *Engine) UpsertWorkers(ctx context.Context, in []WorkerInput) error {
 	const op = "upsert workers"
 	if len(in) > maxUpsertWorker {
 		return fmt.Errorf("%s: %w", op, invalid("workers", CodeOutOfRange, "at most %d per call", maxUpsertWorker))
 	}
-	ws := make([]Worker, len(in))
-	seen := make(map[string]int, len(in))
-	for i, wi := range in {
-		w, err := e.pol.validateWorker(wi)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, &ItemError{Index: i, Err: err})
-		}
-		if j, dup := seen[w.ID]; dup {
-			return fmt.Errorf("%s: %w", op, &ItemError{Index: i, Err: invalid("id", CodeDuplicate, "id %q repeats item %d", w.ID, j)})
-		}
-		seen[w.ID] = i
-		ws[i] = w
+	ws, err := e.validateWorkers(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return e.write(ctx, op, func(tx *txn) error {
 		for i := range ws {
@@ -37,6 +31,32 @@ func (e *Engine) UpsertWorkers(ctx context.Context, in []WorkerInput) error {
 		}
 		return nil
 	})
+}
+
+// ValidateWorkers checks a roster of any size without changing anything:
+// the first bad entry is an *ItemError with its index, as in UpsertWorkers.
+func (e *Engine) ValidateWorkers(in []WorkerInput) error {
+	if _, err := e.validateWorkers(in); err != nil {
+		return fmt.Errorf("validate workers: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) validateWorkers(in []WorkerInput) ([]Worker, error) {
+	ws := make([]Worker, len(in))
+	seen := make(map[string]int, len(in))
+	for i, wi := range in {
+		w, err := e.pol.validateWorker(wi)
+		if err != nil {
+			return nil, &ItemError{Index: i, Err: err}
+		}
+		if j, dup := seen[w.ID]; dup {
+			return nil, &ItemError{Index: i, Err: invalid("id", CodeDuplicate, "id %q repeats item %d", w.ID, j)}
+		}
+		seen[w.ID] = i
+		ws[i] = w
+	}
+	return ws, nil
 }
 
 func (tx *txn) upsertWorker(r Worker, pos *geo.Point) {
