@@ -13,16 +13,49 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// Worker messages per connection: a phone reports a position every 15 s
+// or so and answers rarely; more than this is a bug or abuse, and must not
+// load the engine for everyone else.
+const (
+	msgRate  = 5.0  // per second, sustained
+	msgBurst = 20.0 // at once
+)
+
+var errRateLimited = &APIError{Status: 429, Code: "rate_limited",
+	Message: "too many messages; slow down and resend"}
+
+// rateLimit is a token bucket.
+type rateLimit struct {
+	tokens float64
+	last   time.Time
+}
+
+func (l *rateLimit) allow(now time.Time) bool {
+	if l.last.IsZero() {
+		l.tokens = msgBurst
+	} else {
+		l.tokens = min(msgBurst, l.tokens+now.Sub(l.last).Seconds()*msgRate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
+
 // Stream timing. The ping period is shorter than the pong wait so a live
 // client always answers before its read deadline passes.
 const (
-	writeWait   = 10 * time.Second  // one write, including a close frame
-	pongWait    = 60 * time.Second  // silence after which a client is dead
-	pingPeriod  = pongWait * 9 / 10 // how often the writer pings
-	closeGrace  = writeWait / 10    // time to wait for the peer's close reply
-	maxFrame    = 4 << 10           // largest message a client may send
-	authRecheck = pingPeriod        // how often an open stream re-checks its credential
+	writeWait       = 10 * time.Second // one write, including a close frame
+	defaultPongWait = 60 * time.Second // silence after which a client is dead
+	closeGrace      = writeWait / 10   // time to wait for the peer's close reply
+	maxFrame        = 4 << 10          // largest message a client may send
 )
+
+// pingPeriodFor is how often the writer pings (and re-checks the
+// credential) for a given pong wait.
+func pingPeriodFor(pongWait time.Duration) time.Duration { return pongWait * 9 / 10 }
 
 // Close codes of the stream (4000–4999 are ours by RFC 6455).
 const (
@@ -39,6 +72,10 @@ type StreamLimits struct {
 	QueueFrames int // default 4096
 	// RingSize is how many recent events the hub keeps; default 4096.
 	RingSize int
+	// PongWait is how long a silent client lives; default 60 s. Pings go
+	// out every 9/10 of it. Shorten it behind proxies with short idle
+	// timeouts.
+	PongWait time.Duration
 }
 
 func (l StreamLimits) withDefaults() StreamLimits {
@@ -50,6 +87,9 @@ func (l StreamLimits) withDefaults() StreamLimits {
 	}
 	if l.RingSize <= 0 {
 		l.RingSize = defaultRingSize
+	}
+	if l.PongWait <= 0 {
+		l.PongWait = defaultPongWait
 	}
 	return l
 }
@@ -94,19 +134,12 @@ type client struct {
 	endText   string
 
 	readerDone chan struct{}
+	limit      rateLimit // touched by readLoop only
 }
 
 func (c *client) wants(m eventMeta) bool { return c.filter.wants(m) }
 
-func (c *client) push(f *frame) bool {
-	if !c.q.push(f) {
-		return false
-	}
-	if f.seq != 0 {
-		c.srv.metrics.eventsStreamed.Inc()
-	}
-	return true
-}
+func (c *client) push(f *frame) bool { return c.q.push(f) }
 
 // drop ends the connection for reason; the writer sends the close frame.
 // Safe from any goroutine, never blocks; the first reason wins.
@@ -144,6 +177,7 @@ func closeFor(reason string) (int, string) {
 func (c *client) readLoop() {
 	defer close(c.readerDone)
 	c.conn.SetReadLimit(maxFrame)
+	pongWait := c.srv.limits.PongWait
 	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	c.conn.SetPongHandler(func(string) error {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
@@ -154,8 +188,14 @@ func (c *client) readLoop() {
 			c.drop(readFailure(err))
 			return
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
-		out := c.srv.handleClientMessage(c.ctx, c.p, data)
+		now := time.Now()
+		_ = c.conn.SetReadDeadline(now.Add(pongWait))
+		var out *frame
+		if c.limit.allow(now) {
+			out = c.srv.handleClientMessage(c.ctx, c.p, data)
+		} else {
+			out = errorFrame(messageID(data), errRateLimited)
+		}
 		if !c.push(out) {
 			c.drop(dropSlowConsumer)
 			return
@@ -183,13 +223,16 @@ func readFailure(err error) string {
 // the close frame. Every write has a deadline.
 func (c *client) writeLoop() {
 	defer c.finish()
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(pingPeriodFor(c.srv.limits.PongWait))
 	defer ping.Stop()
 
 	var sent uint64 // last event seq written; queued events ≤ sent are duplicates
 	write := func(f *frame) error {
 		if err := c.writeFrame(f.data); err != nil {
 			return err
+		}
+		if f.seq != 0 {
+			c.srv.metrics.eventsStreamed.Inc()
 		}
 		if f.seq > sent {
 			sent = f.seq

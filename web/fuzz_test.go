@@ -89,3 +89,35 @@ func FuzzImportCSV(f *testing.F) {
 		send(t, tg, body)
 	})
 }
+
+// FuzzWorkerMessages sends arbitrary socket messages as worker W1 through
+// the server to the engine: every answer is an ack or a 4xx error frame.
+func FuzzWorkerMessages(f *testing.F) {
+	fx := newAPIFixtureOpts(f, fixtureOptions{quiet: true})
+	_, a := fx.createIncident(f, baoding)
+	p, err := fx.creds.Authenticate(fx.tokens[credWorker])
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tc := range messageCases {
+		f.Add([]byte(tc.msg))
+	}
+	f.Add([]byte(`{"type":"answer","id":"a1","assignment_id":"` + a.ID + `","accept":true}`))
+	f.Add([]byte(`{"type":"status","id":"s1","assignment_id":"` + a.ID + `","status":"en_route"}`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fr := fx.srv.handleClientMessage(t.Context(), p, msg)
+		var m wireMsg
+		if err := json.Unmarshal(fr.data, &m); err != nil {
+			t.Fatalf("frame %s: %v", fr.data, err)
+		}
+		switch m.Type {
+		case "ack":
+		case "error":
+			if m.Error == nil || m.Error.Code == CodeInternal || m.Error.Code == CodeUnavailable {
+				t.Fatalf("got error frame %s for %q", fr.data, msg)
+			}
+		default:
+			t.Fatalf("got frame %s", fr.data)
+		}
+	})
+}

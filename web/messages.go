@@ -200,3 +200,13 @@ func validToken(s string, max int) bool {
 	}
 	return true
 }
+
+// messageID reads a message's id, if it has a usable one, for answering
+// a message that is refused before it is parsed.
+func messageID(b []byte) string {
+	var env envelope
+	if json.Unmarshal(b, &env) != nil || !validToken(env.ID, maxMessageID) {
+		return ""
+	}
+	return env.ID
+}

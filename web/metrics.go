@@ -13,7 +13,6 @@ import (
 const (
 	dropSlowConsumer = "slow_consumer"
 	dropReadLimit    = "frame_too_large"
-	dropBadMessage   = "bad_message"
 	dropPongTimeout  = "read_error"
 	dropWriteError   = "write_error"
 	dropShutdown     = "shutdown"
@@ -44,7 +43,7 @@ func newMetrics() *Metrics {
 			Name: "dispatch_stream_connections", Help: "Open stream connections by role.",
 		}, []string{"role"}),
 		eventsStreamed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dispatch_stream_events_sent_total", Help: "Event frames queued to stream clients.",
+			Name: "dispatch_stream_events_sent_total", Help: "Event frames written to stream clients (catch-up and live).",
 		}),
 		eventsFollowed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dispatch_events_total", Help: "Events read from the store's change feed.",

@@ -346,3 +346,45 @@ func counterValue(t *testing.T, s *Server, name, label string) float64 {
 	}
 	return 0
 }
+
+// A credential revoked while its stream is open is cut off at the next
+// heartbeat with 4001.
+func TestStreamRevokedWhileOpen(t *testing.T) {
+	f := newFixture(t, fixtureOptions{limits: StreamLimits{PongWait: 100 * time.Millisecond}})
+	c := f.mustDial(credCoordHE, "")
+	readUntilLive(t, c)
+	id, _ := tokenID(f.tokens[credCoordHE])
+	if err := f.creds.Revoke(id); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for err == nil {
+		_, err = tryRead(c, 5*time.Second)
+	}
+	if !websocket.IsCloseError(err, CloseCredential) {
+		t.Fatalf("got %v, want close %d", err, CloseCredential)
+	}
+}
+
+// A worker flooding its socket gets rate_limited errors, not the engine.
+func TestStreamWorkerRateLimit(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := f.mustDial(credWorker, "")
+	readUntilLive(t, c)
+	const n = 40
+	for i := range n {
+		if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ping","id":"k%d"}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limited := 0
+	for range n {
+		m := readMsg(t, c)
+		if m.Type == "error" && m.Error.Code == "rate_limited" {
+			limited++
+		}
+	}
+	if limited == 0 || limited > n-int(msgBurst) {
+		t.Fatalf("got %d rate_limited of %d, want between 1 and %d", limited, n, n-int(msgBurst))
+	}
+}
