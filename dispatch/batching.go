@@ -82,7 +82,7 @@ func (tx *txn) queuedRows() []jointRow {
 }
 
 func (tx *txn) emitSurge(rows []jointRow, res SurgeResult) {
-	ev := SurgeEvent{Slots: len(rows), Filled: res.Filled, TotalS: res.Total,
+	ev := JointBatchEvent{Slots: len(rows), Filled: res.Filled, TotalS: res.Total,
 		GreedyFilled: res.GreedyFilled, GreedyTotalS: res.GreedyTotal}
 	if res.Filled == res.GreedyFilled {
 		ev.SavedS = res.GreedyTotal - res.Total

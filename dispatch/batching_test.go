@@ -41,7 +41,7 @@ func TestJointBatchBeatsGreedy(t *testing.T) {
 	if len(evs) != 1 || evs[0].Region != "BJ" {
 		t.Fatalf("got %d surge events, want 1 for BJ", len(evs))
 	}
-	ev := decode[dispatch.SurgeEvent](t, evs[0].Data)
+	ev := decode[dispatch.JointBatchEvent](t, evs[0].Data)
 	if ev.Slots != 2 || ev.Filled != 2 || ev.GreedyFilled != 2 || !(ev.TotalS < ev.GreedyTotalS) || ev.SavedS <= 0 {
 		t.Fatalf("got %+v, want both filled, cheaper than greedy", ev)
 	}

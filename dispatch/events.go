@@ -27,7 +27,7 @@ const (
 	EventNeedUnfilled = "need.unfilled" // NeedEvent: coordinators must act
 	EventNeedWidened  = "need.widened"  // NeedEvent: the search now reaches other regions
 
-	EventSurgeSolved = "surge.solved" // SurgeEvent: a joint batch, with its cost against greedy
+	EventSurgeSolved = "surge.solved" // JointBatchEvent: a joint batch, with its cost against greedy
 
 	EventOverrideAssigned   = "override.assigned"   // OverrideEvent (audit)
 	EventOverrideUnassigned = "override.unassigned" // OverrideEvent (audit)
@@ -72,9 +72,9 @@ type NeedEvent struct {
 	Reason string `json:"reason"` // "misses" or "no_candidate"
 }
 
-// SurgeEvent reports a joint batch: what it cost against first-come greedy
+// JointBatchEvent reports a joint batch: what it cost against first-come greedy
 // on the same slots and candidates.
-type SurgeEvent struct {
+type JointBatchEvent struct {
 	Slots        int      `json:"slots"`
 	Filled       int      `json:"filled"`
 	TotalS       float64  `json:"total_s"`
