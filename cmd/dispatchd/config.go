@@ -40,6 +40,16 @@ type config struct {
 	EventRetention *duration `json:"event_retention"`
 	// ShutdownTimeout bounds the graceful drain; default 10s.
 	ShutdownTimeout duration `json:"shutdown_timeout"`
+	// Stream bounds each websocket connection; zero values are defaults.
+	Stream streamConfig `json:"stream"`
+}
+
+// streamConfig mirrors web.StreamLimits in the config file.
+type streamConfig struct {
+	QueueBytes  int      `json:"queue_bytes"`  // default 1 MiB
+	QueueFrames int      `json:"queue_frames"` // default 4096
+	RingSize    int      `json:"ring_size"`    // default 4096 recent events
+	PongWait    duration `json:"pong_wait"`    // default 60s
 }
 
 func defaultConfig() config {
@@ -81,6 +91,9 @@ func (c config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("config: data_dir is empty")
+	}
+	if s := c.Stream; s.QueueBytes < 0 || s.QueueFrames < 0 || s.RingSize < 0 || s.PongWait < 0 {
+		return errors.New("config: stream limits must not be negative")
 	}
 	return nil
 }

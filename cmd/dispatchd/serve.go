@@ -109,6 +109,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv, err := web.New(web.Options{
 		Auth: creds, Events: store, StartSeq: eng.LastSeq(), Engine: eng,
 		Logger: logger.With("component", "web"), AllowedOrigins: cfg.AllowedOrigins,
+		Limits: web.StreamLimits{QueueBytes: cfg.Stream.QueueBytes, QueueFrames: cfg.Stream.QueueFrames,
+			RingSize: cfg.Stream.RingSize, PongWait: time.Duration(cfg.Stream.PongWait)},
 		UI: ui.Handler(),
 	})
 	if err != nil {
