@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/jjj-social-work/dispatch/dispatch"
+	"github.com/jjj-social-work/dispatch/geo"
 )
 
 // An incident logged over HTTP reaches a coordinator's stream and the
@@ -277,5 +278,31 @@ func badInputCases(incPath, asgPath string) []badInputCase {
 		{"snapshot bad region", "GET", "/api/v1/snapshot?region=XX", credCoord, "", "", 400, CodeInvalidField, "region"},
 		{"method", "DELETE", "/api/v1/incidents", credCoord, "", "", 405, CodeMethodNotAllowed, ""},
 		{"no route", "GET", "/api/v1/nothing", credCoord, "", "", 404, CodeNotFound, ""},
+	}
+}
+
+// Resume against the real engine and store: a worker's stream missed
+// events while away and gets exactly those (its own), from the store's log
+// when the ring is too small; when retention trimmed the log, a reset.
+func TestResumeWithEngineStore(t *testing.T) {
+	f := newAPIFixture(t, StreamLimits{RingSize: 2})
+	c := f.mustDial(credCoord, "")
+	_, live := readUntilLive(t, c)
+	c.Close()
+	for i := range 5 {
+		if err := f.eng.UpdatePosition(t.Context(), "W1", geo.Point{Lat: 38.9 + float64(i)/100, Lng: 115.5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.waitSeq(t)
+	c = f.mustDial(credCoord, fmt.Sprintf("after=%d", live.Seq))
+	got, live2 := readUntilLive(t, c)
+	if want := seqRange(live.Seq+1, f.eng.LastSeq()); !slices.Equal(seqs(got), want) || live2.Seq != f.eng.LastSeq() {
+		t.Fatalf("got %v live %d, want %v", seqs(got), live2.Seq, want)
+	}
+	f.store.TruncateBefore(f.eng.LastSeq())
+	c2 := f.mustDial(credCoord, fmt.Sprintf("after=%d", live.Seq))
+	if m := readMsg(t, c2); m.Type != "reset" || m.Reason != "log_truncated" {
+		t.Fatalf("got %+v, want reset", m)
 	}
 }
