@@ -168,6 +168,20 @@ func assignmentForCaller(p *Principal, a dispatch.Assignment) dispatch.Assignmen
 	return a
 }
 
+// incidentForCaller leaves out, for workers, which other workers were
+// tried for each slot.
+func incidentForCaller(p *Principal, inc dispatch.Incident) dispatch.Incident {
+	if p.Role == RoleWorker {
+		slots := make([]dispatch.Slot, len(inc.Slots))
+		for i, sl := range inc.Slots {
+			sl.Tried = nil
+			slots[i] = sl
+		}
+		inc.Slots = slots
+	}
+	return inc
+}
+
 func assignmentsForCaller(p *Principal, as []dispatch.Assignment) []dispatch.Assignment {
 	out := make([]dispatch.Assignment, 0, len(as))
 	for _, a := range as {

@@ -138,17 +138,7 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.engineError(err))
 		return
 	}
-	// The list omits runners-up; the one-assignment read has them.
-	full := make([]dispatch.Assignment, 0, len(as))
-	for _, a := range as {
-		if p.IsStaff() {
-			if one, err := eng.Assignment(a.ID); err == nil {
-				a = one
-			}
-		}
-		full = append(full, a)
-	}
-	writeJSON(w, http.StatusOK, incidentResponse{Incident: inc, Assignments: assignmentsForCaller(p, full)})
+	writeJSON(w, http.StatusOK, incidentResponse{Incident: incidentForCaller(p, inc), Assignments: assignmentsForCaller(p, as)})
 }
 
 type reasonBody struct {

@@ -219,7 +219,7 @@ func (s *Server) handleWorkerView(w http.ResponseWriter, r *http.Request) {
 		}
 		seen = append(seen, a.IncidentID)
 		if inc, err := eng.Incident(a.IncidentID); err == nil {
-			out.Incidents = append(out.Incidents, inc)
+			out.Incidents = append(out.Incidents, incidentForCaller(p, inc))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -148,7 +148,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // feeds ObserveMatch).
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// Run follows the store's change feed for the streams until ctx ends.
+// Run follows the store's change feed for the streams until ctx ends. Use
+// it with Handler (e.g. under httptest); ListenAndServe runs it itself.
 func (s *Server) Run(ctx context.Context) error {
 	return s.hub.Run(ctx)
 }

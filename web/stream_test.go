@@ -76,6 +76,7 @@ func TestStreamResumeNoGapNoDuplicate(t *testing.T) {
 			for i := 0; i < 10; i++ {
 				f.log.append(ev("incident.created", "HE", ""))
 			}
+			waitFor(t, "hub at 10", func() bool { return f.srv.hub.Head() == 10 })
 			c := f.mustDial(credCoord, "after=0")
 			evs, live := readUntilLive(t, c)
 			if got := seqs(evs); !slices.Equal(got, seqRange(1, 10)) || live.Seq != 10 {
@@ -85,6 +86,7 @@ func TestStreamResumeNoGapNoDuplicate(t *testing.T) {
 			evs = readEvents(t, c, 2)
 			last := evs[1].Seq
 			c.Close() // disconnected mid-stream
+			waitFor(t, "hub at 12", func() bool { return f.srv.hub.Head() == 12 })
 
 			// Missed while away; more arrive while the client catches up.
 			for i := 0; i < 25; i++ {
@@ -131,6 +133,7 @@ func TestStreamResetWhenAheadOfLog(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	f.srv.hub.aheadGrace = 50 * time.Millisecond
 	f.log.append(ev("incident.created", "HE", ""))
+	waitFor(t, "hub at 1", func() bool { return f.srv.hub.Head() == 1 })
 	c := f.mustDial(credCoord, "after=99")
 	m := readMsg(t, c)
 	if m.Type != "reset" || m.Reason != "ahead_of_log" || m.Seq != 1 {
