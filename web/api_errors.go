@@ -98,7 +98,7 @@ func codeOf(err error) string {
 	case errors.Is(err, dispatch.ErrInvalidTransition):
 		return dispatch.CodeInvalidTransition
 	case errors.Is(err, dispatch.ErrConstraint):
-		return "constraint_violated"
+		return CodeConstraint
 	case errors.Is(err, dispatch.ErrConflict):
 		return CodeConflict
 	case errors.Is(err, dispatch.ErrClaimed):

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,6 +135,7 @@ func (s *Server) authenticate(a access, h http.Handler) http.Handler {
 		}
 		p, err := s.auth.Authenticate(tok)
 		if err != nil {
+			logAuthFailure(r, s.log, tok, err)
 			writeError(w, s.log, errUnauthenticated)
 			return
 		}
@@ -143,4 +145,11 @@ func (s *Server) authenticate(a access, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
+}
+
+// logAuthFailure tells operators (at debug level) why a credential was
+// refused, naming it by its id — never the token itself.
+func logAuthFailure(r *http.Request, fallback *slog.Logger, tok string, err error) {
+	id, _ := tokenID(tok)
+	logFrom(r.Context(), fallback).Debug("authentication failed", "token_id", id, "reason", err)
 }

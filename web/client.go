@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ const (
 	msgBurst = 20.0 // at once
 )
 
-var errRateLimited = &APIError{Status: 429, Code: "rate_limited",
+var errRateLimited = &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 	Message: "too many messages; slow down and resend"}
 
 // rateLimit is a token bucket.

@@ -52,6 +52,10 @@ const (
 	CodeInternal         = "internal"
 	CodeBadMessage       = "bad_message"
 	CodeClaimed          = "worker_claimed"
+	CodeConstraint       = "constraint_violated"
+	CodeRateLimited      = "rate_limited"
+	CodeUpgradeRequired  = "upgrade_required"
+	CodeBadHandshake     = "bad_handshake"
 )
 
 func errBadRequest(code, field, format string, args ...any) *APIError {

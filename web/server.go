@@ -132,7 +132,7 @@ func New(o Options) (*Server, error) {
 		WriteBufferPool: &s.writePool,
 		CheckOrigin:     func(r *http.Request) bool { return origins.allowed(r) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeError(w, nil, &APIError{Status: status, Code: "bad_handshake", Message: reason.Error()})
+			writeError(w, nil, &APIError{Status: status, Code: CodeBadHandshake, Message: reason.Error()})
 		},
 	}
 	s.origins = origins

@@ -44,7 +44,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		s.fail(w, r, &APIError{Status: http.StatusUpgradeRequired, Code: "upgrade_required",
+		s.fail(w, r, &APIError{Status: http.StatusUpgradeRequired, Code: CodeUpgradeRequired,
 			Message: "this endpoint speaks websocket only"})
 		return
 	}
@@ -93,6 +93,7 @@ func (s *Server) streamPrincipal(r *http.Request) (*Principal, error) {
 	}
 	p, err := s.auth.Authenticate(tok)
 	if err != nil {
+		logAuthFailure(r, s.log, tok, err)
 		return nil, errUnauthenticated
 	}
 	return p, nil
