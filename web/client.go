@@ -2,48 +2,15 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// Worker messages per connection: a phone reports a position every 15 s
-// or so and answers rarely; more than this is a bug or abuse, and must not
-// load the engine for everyone else.
-const (
-	msgRate  = 5.0  // per second, sustained
-	msgBurst = 20.0 // at once
-)
-
-var errRateLimited = &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-	Message: "too many messages; slow down and resend"}
-
-// rateLimit is a token bucket.
-type rateLimit struct {
-	tokens float64
-	last   time.Time
-}
-
-func (l *rateLimit) allow(now time.Time) bool {
-	if l.last.IsZero() {
-		l.tokens = msgBurst
-	} else {
-		l.tokens = min(msgBurst, l.tokens+now.Sub(l.last).Seconds()*msgRate)
-	}
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
-}
 
 // Stream timing. The ping period is shorter than the pong wait so a live
 // client always answers before its read deadline passes.
@@ -368,38 +335,4 @@ func (c *client) finish() {
 	c.srv.metrics.connections.WithLabelValues(string(c.p.Role)).Dec()
 	c.log.Debug("stream closed", "reason", c.endReason)
 	c.srv.forget(c) // last: Shutdown may return as soon as this runs
-}
-
-type resetMessage struct {
-	Type    string `json:"type"`
-	Reason  string `json:"reason"`
-	After   uint64 `json:"after"`
-	Seq     uint64 `json:"seq"`
-	Message string `json:"message"`
-}
-
-type liveMessage struct {
-	Type string `json:"type"`
-	Seq  uint64 `json:"seq"`
-}
-
-type ackMessage struct {
-	Type   string `json:"type"`
-	ID     string `json:"id"`
-	Result any    `json:"result,omitempty"`
-}
-
-type errorMessage struct {
-	Type  string    `json:"type"`
-	ID    string    `json:"id,omitempty"`
-	Error *APIError `json:"error"`
-}
-
-// mustJSON encodes the server's own message structs, which cannot fail.
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
