@@ -7,10 +7,14 @@ var (
 	MoveBy         = moveBy
 )
 
-// NewIndexLevels builds an index over the given resolutions (coarse to
-// fine); alwaysCell disables the in-place move, as a baseline.
-func NewIndexLevels(levels []int, alwaysCell bool) *Index {
-	ix := newIndex(levels)
+// NewIndexShape builds an index whose cells range from resolution top to
+// leaf and split above capacity workers; zeros mean the defaults.
+// alwaysCell disables the in-place move, as a baseline.
+func NewIndexShape(top, leaf, capacity int, alwaysCell bool) *Index {
+	if leaf == 0 {
+		top, leaf, capacity = defaultTopRes, defaultLeafRes, defaultCapacity
+	}
+	ix := newIndex(top, leaf, capacity)
 	ix.alwaysCell = alwaysCell
 	return ix
 }

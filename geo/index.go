@@ -53,37 +53,23 @@ type Neighbor struct {
 	Meters float64
 }
 
-// Index holds worker positions in a hierarchy of H3 cells and answers
-// nearest-k queries. It is safe for concurrent use: one RWMutex, because a
-// query holds it for microseconds and updates for less (see BENCHMARKS.md,
-// where the parallel benchmark measures the contention).
+// Index holds worker positions in a tree of H3 cells (see tree.go) and
+// answers nearest-k queries. It is safe for concurrent use: one RWMutex,
+// because a query holds it for microseconds and an update for less (the
+// parallel benchmark in BENCHMARKS.md measures what readers pay).
 //
-// Resolutions. Workers sit in leaf cells at resolution 9 (about 0.1 km²,
-// 175 m edge); above them the occupied parent cells at resolutions 7, 5 and
-// 3 form a tree with fan-out up to 49. Measured on city-clustered data at
-// 1.5M workers (BENCHMARKS.md): leaves at 8 make dense downtown cells hold
-// hundreds of workers that a query must filter one by one; leaves at 10
-// cost more memory per worker than the 64-byte budget and more nodes to
-// open per query; 9 was fastest and fits. Skipping every other resolution
-// halves the depth for the same fan-out, which measured faster than a
-// 7-ary tree.
-//
-// Updates. Each leaf keeps its centre and a circle that lies inside the
-// cell; a move that stays inside that circle updates the position in place
-// with no cgo call. Only moves near or across an edge ask h3 for the cell.
+// RESOLUTIONS-DOC
 type Index struct {
-	mu     sync.RWMutex
-	levels []int // resolutions, coarse to fine; the last one holds workers
-	inner  []innerNode
-	leaves []leafNode
-	// cells maps a cell to its node: levels[i] for i < len(levels)-1 index
-	// inner, the last map indexes leaves.
-	cells      []map[uint64]int32
-	freeInner  []int32
-	freeLeaves []int32
-	roots      []int32
-	loc        locator
-	n          int
+	mu       sync.RWMutex
+	levels   []int // resolutions a cell may have, coarse to fine, step one
+	capacity int   // workers a cell holds before it splits
+	nodes    []node
+	free     []int32
+	cells    map[uint64]int32 // every occupied cell to its node
+	roots    []kid            // the occupied cells at levels[0]
+	loc      locator
+	n        int
+
 	alwaysCell bool // benchmark baseline: never take the in-place path
 }
 
@@ -99,56 +85,20 @@ type entry struct {
 
 func (e *entry) attrs() Attrs { return Attrs{Skills: e.skills, Cert: e.cert, Available: e.avail} }
 
-// summary lets a query skip a subtree in which no worker can pass the
-// filter. avail is exact; skills and cert only grow while the node lives,
-// so a stale summary costs time, never a result.
-type summary struct {
-	skills uint64
-	avail  int32
-	cert   uint8
-}
-
-func (s *summary) add(e *entry) {
-	s.skills |= e.skills
-	s.cert = max(s.cert, e.cert)
-	if e.avail {
-		s.avail++
-	}
-}
-
-// innerNode is an occupied cell above the leaves.
-type innerNode struct {
-	c      vec3
-	rc     float64 // chord radius around c that holds every worker below
-	cell   uint64
-	sum    summary
-	count  int32
-	parent int32 // index into inner one level up, -1 for a root
-	kids   []int32
-}
-
-// leafNode is an occupied cell at the leaf resolution.
-type leafNode struct {
-	c      vec3
-	rc     float64 // chord radius around c that holds every worker here
-	in2    float64 // squared chord radius of a circle inside the cell
-	cell   uint64
-	sum    summary
-	parent int32
-	ents   []entry
-}
-
-// Default resolutions; see the Index doc comment for the measurements.
-var defaultLevels = []int{3, 5, 7, 9}
+// Defaults; see the Index doc comment for the measurements.
+const (
+	defaultTopRes   = 2
+	defaultLeafRes  = 10
+	defaultCapacity = 32
+)
 
 // NewIndex returns an empty index.
-func NewIndex() *Index { return newIndex(defaultLevels) }
+func NewIndex() *Index { return newIndex(defaultTopRes, defaultLeafRes, defaultCapacity) }
 
-func newIndex(levels []int) *Index {
-	ix := &Index{levels: append([]int(nil), levels...)}
-	ix.cells = make([]map[uint64]int32, len(levels))
-	for i := range ix.cells {
-		ix.cells[i] = make(map[uint64]int32)
+func newIndex(top, leaf, capacity int) *Index {
+	ix := &Index{capacity: capacity, cells: make(map[uint64]int32)}
+	for r := top; r <= leaf; r++ {
+		ix.levels = append(ix.levels, r)
 	}
 	return ix
 }
@@ -178,7 +128,7 @@ func (ix *Index) Upsert(id ID, p Point, a Attrs) error {
 		ix.setAttrs(ix.loc.get(id), a)
 		return nil
 	}
-	ix.place(id, p, a, cell)
+	ix.place(entry{p: p, skills: a.Skills, id: id, cert: a.Cert, avail: a.Available}, cell)
 	ix.n++
 	return nil
 }
@@ -242,7 +192,7 @@ func (ix *Index) Get(id ID) (Point, Attrs, bool) {
 	if !s.ok() {
 		return Point{}, Attrs{}, false
 	}
-	e := &ix.leaves[s.leaf-1].ents[s.i]
+	e := &ix.rec(s.leaf - 1).ents[s.i]
 	return e.p, e.attrs(), true
 }
 
@@ -256,13 +206,13 @@ func (ix *Index) Len() int {
 // CountByCell counts the workers passing f (its attribute tests and Accept;
 // MaxMeters has no centre here and is ignored) per cell at resolution res:
 // each worker counts in the cell CellOf(position, res), the hexagon a map
-// draws, not in its leaf's H3 parent (H3 children do not tile their parent
-// exactly). Cells without such workers are absent; an invalid resolution
-// gives nil.
+// draws, not in an H3 parent of some finer cell (H3 children do not tile
+// their parent exactly). Cells without such workers are absent; an invalid
+// resolution gives nil.
 //
-// A leaf whose bounding ball lies inside the inscribed circle of a coarse
-// cell counts as a whole with no cgo call; only workers in leaves that
-// straddle a coarse edge are located one by one, after the lock is released.
+// A leaf whose bounding ball lies inside the inscribed circle of one cell
+// at res counts as a whole, and a worker inside that circle counts without
+// a cgo call; only the rest are located by h3, after the lock is released.
 func (ix *Index) CountByCell(res int, f Filter) map[Cell]int {
 	if res < 0 || res > MaxResolution {
 		return nil
@@ -271,43 +221,37 @@ func (ix *Index) CountByCell(res int, f Filter) map[Cell]int {
 	var pts []Point // workers whose cell must be asked of h3
 	geoms := make(map[uint64]cellGeom)
 	ix.mu.RLock()
-	leafRes := ix.leafRes()
-	for i := range ix.leaves {
-		l := &ix.leaves[i]
-		if len(l.ents) == 0 || !f.mayMatch(&l.sum) {
+	for i := range ix.nodes {
+		l := &ix.nodes[i]
+		if l.cell == 0 {
+			continue // free
+		}
+		k := ix.rec(int32(i))
+		if k.kids != nil || !f.mayMatch(&k.sum) {
 			continue
 		}
-		whole := uint64(0) // the cell holding the entire leaf, if known
-		switch {
-		case res == leafRes:
-			whole = l.cell
-		case res < leafRes-1:
-			// One level up the straddling share is too high to pay for
-			// the coarse cell's geometry.
-			pc := parentBits(l.cell, res)
-			g, ok := geoms[pc]
-			if !ok {
-				g = leafGeom(pc)
-				geoms[pc] = g
-			}
-			if math.Sqrt(l.c.chord2(g.c))+l.rc < g.inner {
-				whole = pc
+		var g cellGeom
+		cand := uint64(0) // the cell at res that most of this leaf lies in
+		if res <= l.res() {
+			cand = parentBits(l.cell, res)
+			var ok bool
+			if g, ok = geoms[cand]; !ok {
+				g = leafGeom(cand)
+				geoms[cand] = g
 			}
 		}
-		n := 0
-		for j := range l.ents {
-			e := &l.ents[j]
+		whole := cand != 0 && math.Sqrt(k.c.chord2(g.c))+k.rc < g.inner
+		for j := range k.ents {
+			e := &k.ents[j]
 			if !f.matchEntry(e) || f.Accept != nil && !f.Accept(e.id) {
 				continue
 			}
-			if whole != 0 {
-				n++
-			} else {
+			switch {
+			case whole, cand != 0 && toVec(e.p).chord2(g.c) < g.inner*g.inner:
+				out[Cell(cand)]++
+			default:
 				pts = append(pts, e.p)
 			}
-		}
-		if n > 0 {
-			out[Cell(whole)] += n
 		}
 	}
 	ix.mu.RUnlock()

@@ -50,85 +50,89 @@ func checkInvariants(t *testing.T, ix *Index) {
 	t.Helper()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	lv := len(ix.levels) - 1
-	total := 0
-	counts := make(map[int32]int32)
-	avail := make(map[int32]int32)
-	for li := range ix.leaves {
-		l := &ix.leaves[li]
-		if len(l.ents) == 0 {
+	total, live := 0, 0
+	for i := range ix.nodes {
+		n := &ix.nodes[i]
+		if n.cell == 0 {
 			continue
 		}
-		if got := ix.cells[lv][l.cell]; got != int32(li) {
-			t.Fatalf("leaf %d: cells map gives %d, want %d", li, got, li)
+		live++
+		ni := int32(i)
+		if got, ok := ix.cells[n.cell]; !ok || got != ni {
+			t.Fatalf("node %d: cells map gives %d, %v", ni, got, ok)
 		}
-		p := &ix.inner[l.parent]
-		if want := parentBits(l.cell, ix.levels[lv-1]); p.cell != want {
-			t.Fatalf("leaf %x: parent cell %x, want %x", l.cell, p.cell, want)
+		k := ix.rec(ni)
+		want := &ix.roots[0]
+		if n.parent >= 0 {
+			want = &ix.rec(n.parent).kids[n.slot]
+		} else {
+			want = &ix.roots[n.slot]
 		}
-		if !slices.Contains(p.kids, int32(li)) {
-			t.Fatalf("leaf %x: missing from its parent's kids", l.cell)
+		if k != want {
+			t.Fatalf("node %x: self points away from its record", n.cell)
 		}
-		var av int32
-		for i := range l.ents {
-			e := &l.ents[i]
-			total++
-			if s := ix.loc.get(e.id); s != (slot{int32(li) + 1, int32(i)}) {
-				t.Fatalf("worker %d: slot %+v, want %+v", e.id, s, slot{int32(li) + 1, int32(i)})
-			}
-			if c := latLngToCell(e.p, ix.leafRes()); c != l.cell {
-				t.Fatalf("worker %d at %v: in leaf %x, h3 says %x", e.id, e.p, l.cell, c)
-			}
-			if d := math.Sqrt(toVec(e.p).chord2(l.c)); d > l.rc {
-				t.Fatalf("worker %d: chord %g outside leaf radius %g", e.id, d, l.rc)
-			}
-			if e.skills&^l.sum.skills != 0 || e.cert > l.sum.cert {
-				t.Fatalf("worker %d: attrs %+v not covered by leaf summary %+v", e.id, e.attrs(), l.sum)
-			}
-			if e.avail {
-				av++
-			}
+		if k.idx != ni {
+			t.Fatalf("node %x: parent's record at slot %d is %d", n.cell, n.slot, k.idx)
 		}
-		if av != l.sum.avail {
-			t.Fatalf("leaf %x: avail %d, want %d", l.cell, l.sum.avail, av)
+		if n.parent < 0 {
+			if n.res() != ix.levels[0] {
+				t.Fatalf("root %x: res %d, want %d", n.cell, n.res(), ix.levels[0])
+			}
+		} else {
+			p := &ix.nodes[n.parent]
+			if ix.rec(n.parent).kids == nil || p.cell != parentBits(n.cell, n.res()-1) || p.res() != n.res()-1 {
+				t.Fatalf("node %x: parent %x is not its H3 parent", n.cell, p.cell)
+			}
+			checkBall(t, ix.rec(n.parent).c, ix.rec(n.parent).rc, k.c, k.rc)
 		}
-		counts[l.parent] += int32(len(l.ents))
-		avail[l.parent] += av
-		checkBall(t, p.c, p.rc, l.c, l.rc)
-	}
-	if total != ix.n {
-		t.Fatalf("got %d workers in leaves, want Len %d", total, ix.n)
-	}
-	// Inner levels, finest first, so counts flow upwards.
-	for level := lv - 1; level >= 0; level-- {
-		next := make(map[int32]int32)
-		nextAvail := make(map[int32]int32)
-		for cell, i := range ix.cells[level] {
-			n := &ix.inner[i]
-			if n.cell != cell || n.count == 0 {
-				t.Fatalf("inner %x: cell %x count %d", cell, n.cell, n.count)
+		var count, avail int32
+		if k.kids != nil {
+			if len(k.kids) == 0 || len(k.ents) != 0 {
+				t.Fatalf("inner %x: %d kids, %d workers", n.cell, len(k.kids), len(k.ents))
 			}
-			if n.count != counts[i] || n.sum.avail != avail[i] {
-				t.Fatalf("inner %x: count %d avail %d, want %d %d", cell, n.count, n.sum.avail, counts[i], avail[i])
-			}
-			if level == 0 {
-				if n.parent != -1 || !slices.Contains(ix.roots, i) {
-					t.Fatalf("root %x: parent %d, in roots %v", cell, n.parent, slices.Contains(ix.roots, i))
+			for j, c := range k.kids {
+				if ch := &ix.nodes[c.idx]; ch.parent != ni || ch.slot != int32(j) {
+					t.Fatalf("inner %x: child %d says parent %d slot %d, want %d %d", n.cell, c.idx, ch.parent, ch.slot, ni, j)
 				}
-				continue
+				if c.sum.skills&^k.sum.skills != 0 || c.sum.cert > k.sum.cert {
+					t.Fatalf("inner %x: summary %+v does not cover child %+v", n.cell, k.sum, c.sum)
+				}
+				count += c.sum.count
+				avail += c.sum.avail
 			}
-			p := &ix.inner[n.parent]
-			if want := parentBits(cell, ix.levels[level-1]); p.cell != want {
-				t.Fatalf("inner %x: parent %x, want %x", cell, p.cell, want)
+		} else {
+			if len(k.ents) == 0 || n.res() < ix.leafRes() && len(k.ents) > ix.capacity {
+				t.Fatalf("leaf %x at res %d: %d workers, capacity %d", n.cell, n.res(), len(k.ents), ix.capacity)
 			}
-			checkBall(t, p.c, p.rc, n.c, n.rc)
-			next[n.parent] += n.count
-			nextAvail[n.parent] += n.sum.avail
+			for j := range k.ents {
+				e := &k.ents[j]
+				total++
+				count++
+				if s := ix.loc.get(e.id); s != (slot{ni + 1, int32(j)}) {
+					t.Fatalf("worker %d: slot %+v, want %+v", e.id, s, slot{ni + 1, int32(j)})
+				}
+				if d := math.Sqrt(toVec(e.p).chord2(k.c)); d > k.rc {
+					t.Fatalf("worker %d: chord %g outside leaf radius %g", e.id, d, k.rc)
+				}
+				if e.skills&^k.sum.skills != 0 || e.cert > k.sum.cert {
+					t.Fatalf("worker %d: attrs %+v not covered by summary %+v", e.id, e.attrs(), k.sum)
+				}
+				if e.avail {
+					avail++
+				}
+			}
 		}
-		counts, avail = next, nextAvail
+		if count != k.sum.count || avail != k.sum.avail {
+			t.Fatalf("node %x: count %d avail %d, want %d %d", n.cell, k.sum.count, k.sum.avail, count, avail)
+		}
 	}
-	if len(ix.roots) != len(ix.cells[0]) {
-		t.Fatalf("got %d roots, want %d", len(ix.roots), len(ix.cells[0]))
+	if total != ix.n || live != len(ix.cells) {
+		t.Fatalf("got %d workers in %d cells, want Len %d in %d", total, live, ix.n, len(ix.cells))
+	}
+	for j, r := range ix.roots {
+		if n := &ix.nodes[r.idx]; n.parent != -1 || n.slot != int32(j) {
+			t.Fatalf("root %d: parent %d slot %d", r.idx, n.parent, n.slot)
+		}
 	}
 }
 
@@ -304,16 +308,22 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 	if testing.Short() {
 		seeds, queries, maxN = 4, 60, 1000
 	}
-	ladders := [][]int{defaultLevels, {2, 4, 6, 8}, {5, 7, 10}, {0, 1}}
-	for _, levels := range ladders {
+	shapes := []struct{ top, leaf, capacity int }{
+		{defaultTopRes, defaultLeafRes, defaultCapacity},
+		{0, 6, 3},  // deep splits at tiny capacity
+		{3, 9, 12},
+		{5, 12, 1}, // every worker alone where it can be
+		{1, 1, 8},  // one level: roots are leaves
+	}
+	for _, sh := range shapes {
 		for kind := uint8(0); kind < numKinds; kind++ {
 			for seed := uint64(1); seed <= uint64(seeds); seed++ {
-				name := fmt.Sprintf("levels=%v/kind=%d/seed=%d", levels, kind, seed)
+				name := fmt.Sprintf("shape=%v/kind=%d/seed=%d", sh, kind, seed)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
 					r := rand.New(rand.NewPCG(seed, 99))
 					base := scenario{seed: seed, kind: kind, n: uint16(r.IntN(maxN)), moves: uint16(r.IntN(maxN))}
-					ix := newIndex(levels)
+					ix := newIndex(sh.top, sh.leaf, sh.capacity)
 					ref := base.build(t, ix)
 					checkInvariants(t, ix)
 					for range queries {
@@ -365,7 +375,7 @@ func TestMovesStayExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(42, 42))
 	for _, alwaysCell := range []bool{false, true} {
 		t.Run(fmt.Sprintf("alwaysCell=%v", alwaysCell), func(t *testing.T) {
-			ix := newIndex(defaultLevels)
+			ix := NewIndex()
 			ix.alwaysCell = alwaysCell
 			ref := make(map[ID]refWorker)
 			for id := ID(0); id < 300; id++ {

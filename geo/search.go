@@ -30,7 +30,7 @@ func (ix *Index) Nearest(p Point, k int, f Filter, dst []Neighbor) ([]Neighbor, 
 	}
 	s := searchers.Get().(*searcher)
 	ix.mu.RLock()
-	s.run(ix, p, k, &f)
+	s.run(ix, p, k, f)
 	ix.mu.RUnlock()
 	slices.SortFunc(s.res, func(a, b Neighbor) int {
 		if c := cmp.Compare(a.Meters, b.Meters); c != 0 {
@@ -39,7 +39,11 @@ func (ix *Index) Nearest(p Point, k int, f Filter, dst []Neighbor) ([]Neighbor, 
 		return cmp.Compare(a.ID, b.ID)
 	})
 	dst = append(dst, s.res...)
-	s.f = nil
+	// Drop what points into the index and the caller's closure, so a
+	// pooled searcher keeps neither alive.
+	s.f = Filter{}
+	clear(s.open[:cap(s.open)])
+	clear(s.later[:cap(s.later)])
 	searchers.Put(s)
 	return dst, nil
 }
@@ -48,21 +52,36 @@ var searchers = sync.Pool{New: func() any { return new(searcher) }}
 
 // cand is a cell waiting to be opened, keyed by its lower bound (chord).
 type cand struct {
-	key   float64
-	idx   int32
-	level int32
+	key float64
+	k   *kid
 }
 
 type searcher struct {
 	q      vec3
 	o      origin
-	f      *Filter
+	f      Filter
 	k      int
 	limit  float64 // MaxMeters, or +Inf
 	boundC float64 // chord beyond which nothing can enter the result
-	open   []cand  // min-heap on key
+	boundS float64 // the same bound as a haversine term, for workers
+	sinLat float64 // |sin| of the query latitude
+	open   []cand  // min-heap on key, all keys <= horizon
+	later  []cand  // cells beyond the horizon, unordered
 	res    []Neighbor
+	// horizon is a chord radius: cells farther are parked in later rather
+	// than queued. Most cells weighed before the k-th distance is known
+	// turn out too far; parking costs an append where queueing costs a
+	// heap insertion. When the heap runs dry short of k results the
+	// horizon widens and parked cells are reconsidered.
+	horizon float64
 }
+
+// The first horizon and its growth per widening, in chord units (about
+// 6371 km per unit).
+var (
+	firstHorizon  = arcToChord(2000 / EarthRadiusMeters)
+	horizonGrowth = 4.0
+)
 
 // Rounding margin of the pruning bound: prune only cells farther than the
 // k-th distance plus this. Haversine error is below a millimetre except
@@ -72,66 +91,96 @@ const boundSlackMeters = 1
 func (s *searcher) setBound(m float64) {
 	a := (m + boundSlackMeters + m*1e-9) / EarthRadiusMeters
 	if a >= math.Pi || math.IsInf(m, 1) {
-		s.boundC = math.Inf(1)
+		s.boundC, s.boundS = math.Inf(1), math.Inf(1)
 		return
 	}
-	s.boundC = 2 * math.Sin(a/2)
+	h := math.Sin(a / 2)
+	s.boundC, s.boundS = 2*h, h*h
 }
 
-func (s *searcher) run(ix *Index, p Point, k int, f *Filter) {
+// havLowerBound is a cheap lower bound on the haversine term that
+// origin.meters computes for b (hav(dLat) + cos lat1 cos lat2 hav(dLng)),
+// so that most workers beyond the k-th distance cost a few multiplications
+// instead of four transcendental functions. It uses sin y >= y - y^3/6,
+// hence sin^2 y >= y^2 (1 - y^2/3) for 0 <= y <= pi/2, and
+// cos(lat1+d) >= cos lat1 (1 - d^2/2) - |sin lat1| |d|.
+func (s *searcher) havLowerBound(b Point) float64 {
+	dLat := b.Lat*degToRad - s.o.lat
+	dLng := math.Abs(b.Lng-s.o.lng) * degToRad
+	if dLng > math.Pi {
+		dLng = 2*math.Pi - dLng
+	}
+	y, z := dLat/2, dLng/2
+	hLat := y * y * (1 - y*y/3)
+	hLng := z * z * (1 - z*z/3)
+	cos2 := max(0, s.o.cosLat*(1-dLat*dLat/2)-s.sinLat*math.Abs(dLat))
+	return hLat + s.o.cosLat*cos2*hLng
+}
+
+func (s *searcher) run(ix *Index, p Point, k int, f Filter) {
 	s.q, s.o, s.f, s.k = toVec(p), newOrigin(p), f, k
+	s.sinLat = math.Abs(math.Sin(s.o.lat))
 	s.limit = math.Inf(1)
 	if f.MaxMeters > 0 {
 		s.limit = f.MaxMeters
 	}
 	s.setBound(s.limit)
-	s.open, s.res = s.open[:0], s.res[:0]
-	leafLevel := int32(len(ix.levels) - 1)
-	for _, r := range ix.roots {
-		n := &ix.inner[r]
-		s.consider(n.c, n.rc, &n.sum, r, 0)
-	}
-	for len(s.open) > 0 {
-		c := s.pop()
-		if c.key > s.boundC {
+	s.open, s.later, s.res = s.open[:0], s.later[:0], s.res[:0]
+	s.horizon = firstHorizon
+	s.considerAll(ix.roots)
+	for {
+		for len(s.open) > 0 {
+			c := s.pop()
+			if c.key > s.boundC {
+				return // everything queued or parked is farther still
+			}
+			if c.k.kids != nil {
+				s.considerAll(c.k.kids)
+			} else {
+				s.scan(c.k.ents)
+			}
+		}
+		if len(s.later) == 0 || s.horizon >= s.boundC {
 			return
 		}
-		if c.level == leafLevel {
-			s.scan(&ix.leaves[c.idx])
-			continue
-		}
-		kids := ix.inner[c.idx].kids
-		if c.level+1 == leafLevel {
-			for _, li := range kids {
-				l := &ix.leaves[li]
-				s.consider(l.c, l.rc, &l.sum, li, leafLevel)
-			}
-			continue
-		}
-		for _, ni := range kids {
-			n := &ix.inner[ni]
-			s.consider(n.c, n.rc, &n.sum, ni, c.level+1)
+		s.horizon *= horizonGrowth
+		parked := s.later
+		s.later = s.later[:0]
+		for _, c := range parked {
+			s.queue(c)
 		}
 	}
 }
 
-// consider queues a cell unless its bound or summary rules it out.
-func (s *searcher) consider(c vec3, rc float64, sum *summary, idx, level int32) {
-	if !s.f.mayMatch(sum) {
-		return
+// queue puts a cell in the heap, among the parked ones, or nowhere if the
+// bound already rules it out.
+func (s *searcher) queue(c cand) {
+	switch {
+	case c.key > s.boundC:
+	case c.key > s.horizon:
+		s.later = append(s.later, c)
+	default:
+		s.push(c)
 	}
-	key := math.Sqrt(s.q.chord2(c)) - rc
-	if key > s.boundC {
-		return
-	}
-	s.push(cand{key, idx, level})
 }
 
-func (s *searcher) scan(l *leafNode) {
-	f := s.f
-	for i := range l.ents {
-		e := &l.ents[i]
-		if !f.matchEntry(e) {
+// considerAll queues the cells that neither their bound nor their summary
+// rules out.
+func (s *searcher) considerAll(kids []kid) {
+	for i := range kids {
+		k := &kids[i]
+		if !s.f.mayMatch(&k.sum) {
+			continue
+		}
+		s.queue(cand{math.Sqrt(s.q.chord2(k.c)) - k.rc, k})
+	}
+}
+
+func (s *searcher) scan(ents []entry) {
+	f := &s.f
+	for i := range ents {
+		e := &ents[i]
+		if !f.matchEntry(e) || s.havLowerBound(e.p) > s.boundS {
 			continue
 		}
 		d := s.o.meters(e.p)

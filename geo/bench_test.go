@@ -1,0 +1,506 @@
+package geo_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jjj-social-work/dispatch/geo"
+	"github.com/jjj-social-work/dispatch/internal/redistest"
+)
+
+var large = flag.Bool("geo.large", false, "also run the 1M and 1.5M worker sizes of the geo benchmarks")
+
+type size struct {
+	name  string
+	n     int
+	large bool
+}
+
+var sizes = []size{
+	{"10k", 10_000, false},
+	{"100k", 100_000, false},
+	{"1M", 1_000_000, true},
+	{"1.5M", 1_500_000, true},
+}
+
+// forSizes runs fn as one sub-benchmark per size; the large ones need
+// -geo.large so that a plain -bench run stays short.
+func forSizes(b *testing.B, fn func(b *testing.B, n int)) {
+	for _, s := range sizes {
+		b.Run("n="+s.name, func(b *testing.B) {
+			if s.large && !*large {
+				b.Skip("large size: add -geo.large")
+			}
+			fn(b, s.n)
+		})
+	}
+}
+
+const (
+	benchK     = 10
+	numQueries = 4096
+)
+
+// benchFilter is passed by one worker in five (see SkilledAttrs).
+var benchFilter = geo.Filter{Skills: 1}
+
+// dataset is the city-clustered workforce of one size, built once per
+// process and shared by the benchmarks.
+type dataset struct {
+	pts     []geo.Point
+	attrs   []geo.Attrs
+	queries []geo.Point
+}
+
+var (
+	dataMu   sync.Mutex
+	datasets = map[int]*dataset{}
+)
+
+func data(n int) *dataset {
+	dataMu.Lock()
+	defer dataMu.Unlock()
+	if d, ok := datasets[n]; ok {
+		return d
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 2017))
+	d := &dataset{pts: make([]geo.Point, n), attrs: make([]geo.Attrs, n)}
+	for i := range n {
+		d.pts[i] = geo.ClusteredPoint(r)
+		d.attrs[i] = geo.SkilledAttrs(r)
+	}
+	// Incidents happen where people live: same mixture as the workers.
+	for range numQueries {
+		d.queries = append(d.queries, geo.ClusteredPoint(r))
+	}
+	datasets[n] = d
+	return d
+}
+
+// shape is an index configuration: resolutions top..leaf, split above
+// capacity workers per cell; the zero shape is the default.
+type shape struct{ top, leaf, capacity int }
+
+func build(b *testing.B, d *dataset, sh shape, alwaysCell bool) *geo.Index {
+	ix := geo.NewIndexShape(sh.top, sh.leaf, sh.capacity, alwaysCell)
+	for i, p := range d.pts {
+		if err := ix.Upsert(geo.ID(i), p, d.attrs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ix
+}
+
+var (
+	indexMu sync.Mutex
+	indexes = map[int]*geo.Index{}
+)
+
+func defaultIndex(b *testing.B, n int) *geo.Index {
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if ix, ok := indexes[n]; ok {
+		return ix
+	}
+	ix := build(b, data(n), shape{}, false)
+	indexes[n] = ix
+	return ix
+}
+
+// warm runs queries untimed, so the measured ones do not start on cold
+// caches right after a build or a baseline.
+func warm(ix *geo.Index, d *dataset) {
+	var buf []geo.Neighbor
+	for i := range 2000 {
+		buf, _ = ix.Nearest(d.queries[(i*7)%numQueries], benchK, benchFilter, buf[:0])
+	}
+}
+
+// percentile of sorted durations.
+func percentile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))])
+}
+
+// baselines are measured once per size, in the first run of the
+// benchmark, on the same data and queries.
+type baselines struct {
+	bruteP50, redisP50, redisP99 float64
+	redisBytesPerMember          float64
+}
+
+var (
+	baseMu  sync.Mutex
+	baseRes = map[int]*baselines{}
+)
+
+// BenchmarkNearest measures k=10 nearest with a 1-in-5 skill filter on
+// city-clustered data: the H3 index (ns/op, p50-ns, p99-ns), and in the
+// same run a brute-force scan and Redis GEOSEARCH on a per-skill key.
+func BenchmarkNearest(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		ix := defaultIndex(b, n)
+		base := measureBaselines(b, n, d, ix)
+
+		lat := make([]time.Duration, b.N)
+		var buf []geo.Neighbor
+		warm(ix, d)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			t0 := time.Now()
+			buf, _ = ix.Nearest(d.queries[i%numQueries], benchK, benchFilter, buf[:0])
+			lat[i] = time.Since(t0)
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		p50, p99 := percentile(lat, 0.5), percentile(lat, 0.99)
+		b.ReportMetric(p50, "p50-ns")
+		b.ReportMetric(p99, "p99-ns")
+		b.ReportMetric(base.bruteP50, "brute-p50-ns")
+		b.ReportMetric(base.redisP50, "redis-p50-ns")
+		b.ReportMetric(base.redisP99, "redis-p99-ns")
+		b.ReportMetric(base.bruteP50/p50, "x-faster-than-brute")
+		b.ReportMetric(base.redisP50/p50, "x-faster-than-redis")
+		b.ReportMetric(base.redisP99/p99, "x-faster-than-redis-p99")
+		b.ReportMetric(base.redisBytesPerMember, "redis-bytes/member")
+	})
+}
+
+func measureBaselines(b *testing.B, n int, d *dataset, ix *geo.Index) *baselines {
+	baseMu.Lock()
+	defer baseMu.Unlock()
+	if r, ok := baseRes[n]; ok {
+		return r
+	}
+	r := &baselines{}
+	r.bruteP50 = measureBrute(b, d, ix)
+	r.redisP50, r.redisP99, r.redisBytesPerMember = measureRedis(b, d)
+	baseRes[n] = r
+	return r
+}
+
+// measureBrute times a scan over all workers (filter first, then the
+// distance) and checks on the way that the index returns the same answer.
+func measureBrute(b *testing.B, d *dataset, ix *geo.Index) float64 {
+	q := max(20, min(500, 50_000_000/len(d.pts)))
+	lat := make([]time.Duration, 0, q)
+	for i := range q {
+		p := d.queries[i]
+		t0 := time.Now()
+		want := bruteK(d, p, benchK)
+		lat = append(lat, time.Since(t0))
+		got, _ := ix.Nearest(p, benchK, benchFilter, nil)
+		if !slices.Equal(got, want) {
+			b.Fatalf("query %v: index got %v, brute force %v", p, got, want)
+		}
+	}
+	slices.Sort(lat)
+	return percentile(lat, 0.5)
+}
+
+func bruteK(d *dataset, p geo.Point, k int) []geo.Neighbor {
+	best := make([]geo.Neighbor, 0, k+1)
+	for i, w := range d.pts {
+		if !benchFilter.Match(d.attrs[i]) {
+			continue
+		}
+		m := geo.DistanceMeters(p, w)
+		if len(best) == k && m > best[k-1].Meters {
+			continue
+		}
+		nb := geo.Neighbor{ID: geo.ID(i), Meters: m}
+		j, _ := slices.BinarySearchFunc(best, nb, func(a, b geo.Neighbor) int {
+			if a.Meters != b.Meters {
+				return cmpFloat(a.Meters, b.Meters)
+			}
+			return int(a.ID) - int(b.ID)
+		})
+		best = slices.Insert(best, j, nb)
+		if len(best) > k {
+			best = best[:k]
+		}
+	}
+	return best
+}
+
+func cmpFloat(a, b float64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// Redis: only workers passing the filter go into the key (one key per
+// skill is the fair Redis design), then GEOSEARCH ... ASC COUNT k with the
+// radius doubled from redisStartRadius until k members come back.
+const redisStartRadius = 1000.0
+
+func measureRedis(b *testing.B, d *dataset) (p50, p99, bytesPerMember float64) {
+	srv := redistest.Start(b)
+	defer srv.Kill()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+
+	before := usedMemory(b, rdb)
+	const key = "workers:skill:0"
+	members := 0
+	batch := make([]*redis.GeoLocation, 0, 10_000)
+	flush := func() {
+		if len(batch) > 0 {
+			if err := rdb.GeoAdd(ctx, key, batch...).Err(); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for i, p := range d.pts {
+		if !benchFilter.Match(d.attrs[i]) {
+			continue
+		}
+		batch = append(batch, &redis.GeoLocation{Name: strconv.Itoa(i), Longitude: p.Lng, Latitude: p.Lat})
+		members++
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	flush()
+	bytesPerMember = float64(usedMemory(b, rdb)-before) / float64(members)
+
+	q := 2000
+	lat := make([]time.Duration, 0, q)
+	for i := range q {
+		p := d.queries[i%numQueries]
+		t0 := time.Now()
+		for radius := redisStartRadius; ; radius *= 2 {
+			res, err := rdb.GeoSearch(ctx, key, &redis.GeoSearchQuery{
+				Longitude: p.Lng, Latitude: p.Lat, Radius: radius, RadiusUnit: "m", Sort: "ASC", Count: benchK,
+			}).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res) == benchK || radius > 2e7 {
+				break
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	return percentile(lat, 0.5), percentile(lat, 0.99), bytesPerMember
+}
+
+func usedMemory(b *testing.B, rdb *redis.Client) int64 {
+	info, err := rdb.InfoMap(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkMove measures position updates on one goroutine, each worker
+// moving up to 50 m, in ID order (IDs are not spatially ordered). The
+// baseline, in the same run on its own copy, asks h3 for the cell on every
+// update.
+func BenchmarkMove(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		steps := moveSteps()
+		run := func(ix *geo.Index, count int) time.Duration {
+			cur := slices.Clone(d.pts)
+			t0 := time.Now()
+			for i := range count {
+				id := i % n
+				cur[id] = offset(cur[id], steps[i%len(steps)])
+				if ok, err := ix.Move(geo.ID(id), cur[id]); !ok || err != nil {
+					b.Fatalf("Move(%d): %v %v", id, ok, err)
+				}
+			}
+			return time.Since(t0)
+		}
+		baseline := build(b, d, shape{}, true)
+		baseT := run(baseline, b.N)
+		baseline = nil
+		ix := build(b, d, shape{}, false)
+		b.ResetTimer()
+		t := run(ix, b.N)
+		b.StopTimer()
+		perSec := float64(b.N) / t.Seconds()
+		basePerSec := float64(b.N) / baseT.Seconds()
+		b.ReportMetric(perSec, "updates/s")
+		b.ReportMetric(basePerSec, "baseline-updates/s")
+		b.ReportMetric(perSec/basePerSec, "x-faster-than-baseline")
+	})
+}
+
+// moveSteps are displacements of up to 50 m, as degrees at 39.5°N.
+func moveSteps() []geo.Point {
+	r := rand.New(rand.NewPCG(50, 50))
+	out := make([]geo.Point, 1<<16)
+	for i := range out {
+		m := r.Float64() * 50
+		th := r.Float64() * 2 * math.Pi
+		out[i] = geo.Point{Lat: m * math.Cos(th) / 111320, Lng: m * math.Sin(th) / (111320 * math.Cos(39.5*math.Pi/180))}
+	}
+	return out
+}
+
+func offset(p, by geo.Point) geo.Point { return geo.Point{Lat: p.Lat + by.Lat, Lng: p.Lng + by.Lng} }
+
+// BenchmarkIndexMemory reports the heap the index holds per worker, after
+// GC, not counting the input slices. It builds once whatever b.N is; its
+// ns/op is the build time divided by b.N and means nothing.
+func BenchmarkIndexMemory(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before := ms.HeapAlloc
+		ix := build(b, d, shape{}, false)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapAlloc-before)/float64(n), "bytes/worker")
+		runtime.KeepAlive(ix)
+	})
+}
+
+// BenchmarkNearestUnderUpdates measures query latency while another
+// goroutine moves workers at the §7 rate (every worker every 30 s), to
+// show what the single RWMutex costs readers.
+func BenchmarkNearestUnderUpdates(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		ix := defaultIndex(b, n)
+		rate := float64(n) / 30 // updates per second
+		steps := moveSteps()
+		var stop atomic.Bool
+		var moved atomic.Int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cur := make(map[int]geo.Point)
+			t0 := time.Now()
+			for i := 0; !stop.Load(); i++ {
+				// Pace in bursts of 100 to keep the clock off the hot path.
+				if i%100 == 0 {
+					if ahead := time.Duration(float64(i)/rate*1e9) - time.Since(t0); ahead > 0 {
+						time.Sleep(ahead)
+					}
+				}
+				id := (i * 7919) % n
+				p, ok := cur[id]
+				if !ok {
+					p, _, _ = ix.Get(geo.ID(id))
+				}
+				p = offset(p, steps[i%len(steps)])
+				cur[id] = p
+				ix.Move(geo.ID(id), p)
+				moved.Add(1)
+			}
+		}()
+		lat := make([]time.Duration, b.N)
+		var buf []geo.Neighbor
+		warm(ix, d)
+		b.ResetTimer()
+		t0 := time.Now()
+		for i := range b.N {
+			q0 := time.Now()
+			buf, _ = ix.Nearest(d.queries[i%numQueries], benchK, benchFilter, buf[:0])
+			lat[i] = time.Since(q0)
+		}
+		el := time.Since(t0)
+		b.StopTimer()
+		stop.Store(true)
+		<-done
+		slices.Sort(lat)
+		b.ReportMetric(percentile(lat, 0.5), "p50-ns")
+		b.ReportMetric(percentile(lat, 0.99), "p99-ns")
+		b.ReportMetric(float64(moved.Load())/el.Seconds(), "updates/s")
+	})
+}
+
+// BenchmarkShapes compares index shapes on the same data: query latency,
+// memory per worker and update rate. It is how the defaults were chosen.
+func BenchmarkShapes(b *testing.B) {
+	shapes := []shape{
+		{2, 10, 16},
+		{2, 10, 32},
+		{2, 10, 64},
+		{2, 10, 128},
+		{2, 9, 64},
+		{2, 11, 64},
+		{1, 10, 64},
+		{3, 10, 64},
+	}
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		steps := moveSteps()
+		for _, sh := range shapes {
+			b.Run(fmt.Sprintf("top=%d/leaf=%d/cap=%d", sh.top, sh.leaf, sh.capacity), func(b *testing.B) {
+				var ms runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				before := ms.HeapAlloc
+				ix := build(b, d, sh, false)
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				perWorker := float64(ms.HeapAlloc-before) / float64(n)
+				lat := make([]time.Duration, b.N)
+				var buf []geo.Neighbor
+				warm(ix, d)
+				b.ResetTimer()
+				for i := range b.N {
+					t0 := time.Now()
+					buf, _ = ix.Nearest(d.queries[i%numQueries], benchK, benchFilter, buf[:0])
+					lat[i] = time.Since(t0)
+				}
+				b.StopTimer()
+				cur := slices.Clone(d.pts)
+				moves := min(n, 500_000)
+				t0 := time.Now()
+				for i := range moves {
+					cur[i] = offset(cur[i], steps[i%len(steps)])
+					ix.Move(geo.ID(i), cur[i])
+				}
+				el := time.Since(t0)
+				slices.Sort(lat)
+				b.ReportMetric(percentile(lat, 0.5), "p50-ns")
+				b.ReportMetric(percentile(lat, 0.99), "p99-ns")
+				b.ReportMetric(perWorker, "bytes/worker")
+				b.ReportMetric(float64(moves)/el.Seconds(), "updates/s")
+				runtime.KeepAlive(ix)
+			})
+		}
+	})
+}
+
+// BenchmarkCountByCell measures the dashboard aggregate at resolution 5.
+func BenchmarkCountByCell(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		ix := defaultIndex(b, n)
+		b.ResetTimer()
+		for range b.N {
+			ix.CountByCell(5, benchFilter)
+		}
+	})
+}
