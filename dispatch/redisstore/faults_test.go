@@ -272,3 +272,34 @@ func TestOpen(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestOutOfMemory: with maxmemory reached and noeviction, a commit is
+// refused as unavailable and writes nothing; reads go on.
+func TestOutOfMemory(t *testing.T) {
+	e, _ := standalone(t, "--maxmemory-policy", "noeviction")
+	s := e.open(t, e.fresh(Options{}))
+	ctx := context.Background()
+	mustCommit(t, s, dispatch.Batch{Events: events(2), Claims: []dispatch.Claim{claim("w1", "a1")}})
+	if err := e.rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatalf("CONFIG SET: %v", err)
+	}
+	t.Cleanup(func() { e.rdb.ConfigSet(ctx, "maxmemory", "0") })
+	_, err := s.Commit(ctx, dispatch.Batch{
+		Events:   events(1),
+		Releases: []string{"w1"},
+		Claims:   []dispatch.Claim{claim("w2", "a2")},
+		Records:  []dispatch.Record{{Kind: dispatch.KindWorker, ID: "w2", Value: []byte(`{}`)}},
+	})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Commit at maxmemory: got %v, want ErrUnavailable", err)
+	}
+	if got := claimsOf(t, s); !maps.Equal(got, map[string]string{"w1": "a1"}) {
+		t.Errorf("claims: got %v, want w1 only", got)
+	}
+	if got := allEvents(t, s, 0); len(got) != 2 {
+		t.Errorf("events: got %d, want 2", len(got))
+	}
+	if recs, last := loadAll(t, s); len(recs) != 0 || last != 2 {
+		t.Errorf("records: got %v at %d, want none at 2", recs, last)
+	}
+}
