@@ -37,8 +37,8 @@
 // one place that decides it. The shard's load is one script per engine
 // operation (tens of microseconds of Redis CPU, see BENCHMARKS.md);
 // Cluster still brings failover and room for other data. Several
-// deployments may share a cluster with different prefixes, and then land on
-// different shards.
+// deployments may share a cluster with different prefixes, which spread
+// over the shards.
 //
 // # Commit
 //
