@@ -33,6 +33,9 @@ type config struct {
 	// Demo issues a local coordinator token at the first start (empty data
 	// dir) and prints it, so `make run` opens a usable dashboard.
 	Demo bool `json:"demo"`
+	// DemoScenario, with Demo on, is a scenario the server plays against
+	// itself once it listens (simulated workers and desks); empty: none.
+	DemoScenario string `json:"demo_scenario"`
 	// LogLevel is debug, info, warn or error; default info.
 	LogLevel string `json:"log_level"`
 	// EventRetention bounds how long events (position history included,

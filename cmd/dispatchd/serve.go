@@ -12,6 +12,7 @@ import (
 
 	"github.com/jjj-social-work/dispatch/dispatch/diskstore"
 	"github.com/jjj-social-work/dispatch/web"
+	"github.com/jjj-social-work/dispatch/web/sim"
 	"github.com/jjj-social-work/dispatch/web/ui"
 )
 
@@ -122,12 +123,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	return runAll(ctx, eng, func(ctx context.Context) error {
+	listening := make(chan net.Addr, 1)
+	serve := func(ctx context.Context) error {
 		return srv.ListenAndServe(ctx, web.ServeOptions{
 			Addr: cfg.Listen, CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
 			ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+			Ready:           func(a net.Addr) { listening <- a },
 		})
+	}
+	var extra []func(context.Context) error
+	if cfg.Demo && cfg.DemoScenario != "" {
+		extra = append(extra, func(ctx context.Context) error {
+			return runDemo(ctx, cfg, creds, listening, logger.With("component", "demo"))
+		})
+	}
+	return runAll(ctx, eng, serve, extra...)
+}
+
+// runDemo plays the demo scenario against this server once it listens. A
+// failing demo is logged and ends; it never takes the server down.
+func runDemo(ctx context.Context, cfg config, creds *web.Credentials, listening <-chan net.Addr, logger *slog.Logger) error {
+	var addr net.Addr
+	select {
+	case <-ctx.Done():
+		return nil
+	case addr = <-listening:
+	}
+	if cfg.TLSCert != "" {
+		logger.Warn("demo scenario skipped: it runs over plain HTTP only")
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		logger.Error("demo scenario", "err", err)
+		return nil
+	}
+	err = sim.RunDemo(ctx, sim.DemoOptions{
+		BaseURL: "http://" + net.JoinHostPort("127.0.0.1", port), ScenarioFile: cfg.DemoScenario,
+		Credentials: creds, StateDir: cfg.DataDir, Logger: logger,
 	})
+	if err != nil {
+		logger.Error("demo scenario stopped", "err", err)
+	}
+	return nil
 }
 
 // issueDemoToken prints a coordinator token for the local demo. It exists
