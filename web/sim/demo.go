@@ -114,18 +114,8 @@ func (o DemoOptions) issuer() Issuer {
 	if o.Credentials == nil {
 		return nil // Start reports it
 	}
-	iss := CredentialsIssuer(o.Credentials, o.TokenTTL)
 	if o.StateDir == "" {
-		return iss
+		return CredentialsIssuer(o.Credentials, o.TokenTTL)
 	}
-	return &cachingIssuer{inner: iss, path: filepath.Join(o.StateDir, "demo-credentials.json"),
-		valid: credentialValid(o.Credentials)}
-}
-
-// credentialValid checks a cached token against the credentials file.
-func credentialValid(c *web.Credentials) func(TokenRequest, string) bool {
-	return func(r TokenRequest, tok string) bool {
-		p, err := c.Authenticate(tok)
-		return err == nil && p.Role == r.Role && p.WorkerID == r.WorkerID
-	}
+	return CachedCredentialsIssuer(o.Credentials, o.TokenTTL, filepath.Join(o.StateDir, "demo-credentials.json"))
 }

@@ -45,6 +45,9 @@ type Team struct {
 	// Skills gives the probability that a member has each skill; every
 	// member gets at least one.
 	Skills map[string]float64 `json:"skills"`
+	// IDPrefix starts every member id ("L" makes L-HE-00001), so two
+	// synthetic teams on one server do not overwrite each other.
+	IDPrefix string `json:"id_prefix,omitempty"`
 }
 
 // RegionTeam is one region's part of the team.

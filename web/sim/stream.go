@@ -66,6 +66,9 @@ type streamStats struct {
 	Gaps       atomic.Uint64 // missing sequence numbers (contiguous streams)
 	Reconnects atomic.Uint64
 	Resets     atomic.Uint64
+	// Last is the last sequence applied, for readers off the stream's
+	// goroutine (a load run waits for every stream to reach the head).
+	Last atomic.Uint64
 }
 
 // streamConn is one event stream kept the way real clients keep it: it
@@ -264,6 +267,7 @@ func (s *streamConn) handle(b []byte) (string, error) {
 	case frameReset:
 		s.stats.Resets.Add(1)
 		s.last, s.based = f.Seq, true
+		s.stats.Last.Store(f.Seq)
 		if s.cfg.onReset != nil {
 			s.cfg.onReset()
 		}
@@ -286,6 +290,7 @@ func (s *streamConn) event(h eventHead, raw []byte) {
 		s.stats.Gaps.Add(h.Seq - s.last - 1)
 	}
 	s.last, s.based = h.Seq, true
+	s.stats.Last.Store(h.Seq)
 	s.stats.Events.Add(1)
 	s.cfg.onEvent(h, raw)
 }
@@ -295,14 +300,13 @@ func (s *streamConn) event(h eventHead, raw []byte) {
 func (s *streamConn) live(seq uint64) {
 	if !s.based {
 		s.last, s.based = seq, true
-		return
-	}
-	if seq > s.last {
+	} else if seq > s.last {
 		if s.cfg.contiguous {
 			s.stats.Gaps.Add(seq - s.last)
 		}
 		s.last = seq
 	}
+	s.stats.Last.Store(s.last)
 }
 
 // send writes a message now, or fails if the stream is between

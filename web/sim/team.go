@@ -90,8 +90,12 @@ func newMember(r *rand.Rand, sc *Scenario, reg RegionTeam, n, index int) Member 
 	if agency == "" {
 		agency = place.Name + "社会工作服务站"
 	}
+	id := fmt.Sprintf("%s-%05d", reg.Code, n+1)
+	if sc.Team.IDPrefix != "" {
+		id = sc.Team.IDPrefix + "-" + id
+	}
 	w := dispatch.WorkerInput{
-		ID:         fmt.Sprintf("%s-%05d", reg.Code, n+1),
+		ID:         id,
 		Name:       syntheticName(r),
 		HomeRegion: reg.Code,
 		Agency:     agency,

@@ -7,10 +7,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/web"
 )
 
-// cachingIssuer reuses credentials it issued before, kept in a file only
-// its owner may read, and issues only what is missing or no longer valid.
+// CachedCredentialsIssuer is CredentialsIssuer that keeps what it issued
+// in a file only its owner may read (mode 0600) and, next time, reuses the
+// credentials still valid instead of issuing them again.
+func CachedCredentialsIssuer(c *web.Credentials, ttl time.Duration, path string) Issuer {
+	return &cachingIssuer{inner: CredentialsIssuer(c, ttl), path: path, valid: credentialValid(c)}
+}
+
+// credentialValid checks a cached token against the credentials file.
+func credentialValid(c *web.Credentials) func(TokenRequest, string) bool {
+	return func(r TokenRequest, tok string) bool {
+		p, err := c.Authenticate(tok)
+		return err == nil && p.Role == r.Role && p.WorkerID == r.WorkerID
+	}
+}
+
+// cachingIssuer reuses credentials it issued before and issues only what
+// is missing or no longer valid.
 type cachingIssuer struct {
 	inner Issuer
 	path  string

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -27,7 +28,10 @@ const (
 	maxText         = 4000
 )
 
-var severities = []string{"I", "II", "III", "IV"}
+var (
+	severities = []string{"I", "II", "III", "IV"}
+	idPrefixRe = regexp.MustCompile(`^[A-Za-z0-9]{0,16}$`)
+)
 
 // regionCodes are the regions the engine knows by default.
 func regionCodes() []string {
@@ -85,6 +89,8 @@ func (v validator) team(sc *Scenario) *FieldError {
 		return fieldErr("team.on_duty", "want a share from 0 to 1")
 	case !inRange(t.Supervisors, 0, 1):
 		return fieldErr("team.supervisors", "want a share from 0 to 1")
+	case !idPrefixRe.MatchString(t.IDPrefix):
+		return fieldErr("team.id_prefix", "want up to 16 letters or digits")
 	}
 	seen := map[string]bool{}
 	for i, r := range t.Regions {

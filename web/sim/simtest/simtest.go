@@ -19,7 +19,9 @@ import (
 
 // Server is a running test server.
 type Server struct {
-	URL        string
+	URL string
+	// Dir holds the credentials file (credentials.json), like a data dir.
+	Dir        string
 	AdminToken string
 	Creds      *web.Credentials
 	Engine     *dispatch.Engine
@@ -45,7 +47,8 @@ func Start(t testing.TB, o Options) *Server {
 		cancel()
 		t.Fatalf("engine: %v", err)
 	}
-	creds, err := web.OpenCredentials(filepath.Join(t.TempDir(), "credentials.json"), nil)
+	dir := t.TempDir()
+	creds, err := web.OpenCredentials(filepath.Join(dir, "credentials.json"), nil)
 	if err != nil {
 		cancel()
 		t.Fatalf("credentials: %v", err)
@@ -74,5 +77,5 @@ func Start(t testing.TB, o Options) *Server {
 		<-done
 		store.Close()
 	})
-	return &Server{URL: ts.URL, AdminToken: admin, Creds: creds, Engine: eng, Web: srv}
+	return &Server{URL: ts.URL, Dir: dir, AdminToken: admin, Creds: creds, Engine: eng, Web: srv}
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/web/sim"
+	"github.com/jjj-social-work/dispatch/web/sim/simtest"
+)
+
+// A tiny run against a real in-process server: percentiles reported,
+// nothing lost or duplicated, and the run's admin credential revoked.
+func TestTinyRun(t *testing.T) {
+	srv := simtest.Start(t, simtest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errs bytes.Buffer
+	args := []string{"-url", srv.URL, "-data-dir", srv.Dir, "-workers", "50", "-coordinators", "5",
+		"-rate", "20", "-duration", "2s", "-settle", "100ms", "-json", "-log-level", "warn"}
+	if err := run(ctx, args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s", err, errs.String())
+	}
+	var rep sim.LoadReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report %s: %v", out.String(), err)
+	}
+	if rep.IntakeToOffer.Count == 0 || rep.IntakeToOffer.P99 == 0 || rep.AcceptToAll.Count == 0 || rep.AcceptToAll.P99 == 0 {
+		t.Errorf("got intake→offer %+v and accept→all %+v, want both measured", rep.IntakeToOffer, rep.AcceptToAll)
+	}
+	if rep.Lost != 0 || rep.Duplicated != 0 {
+		t.Errorf("got %d lost and %d duplicated events, want none", rep.Lost, rep.Duplicated)
+	}
+	creds, _ := srv.Creds.List()
+	for _, c := range creds {
+		if c.Name == "dispatchload" && c.RevokedAt.IsZero() {
+			t.Errorf("got the run's admin credential %s still valid, want it revoked", c.ID)
+		}
+	}
+}
+
+func TestRefusesRemoteTarget(t *testing.T) {
+	for _, url := range []string{"http://192.0.2.7:8080", "http://example.org", "http://10.1.2.3"} {
+		var out, errs bytes.Buffer
+		// The data dir does not exist: a refusal must come before anything is touched.
+		err := run(context.Background(), []string{"-url", url, "-data-dir", "/nonexistent"}, &out, &errs)
+		if !errors.Is(err, sim.ErrNotLoopback) {
+			t.Errorf("%s: got %v, want ErrNotLoopback", url, err)
+		}
+	}
+}
+
+func TestBoundsRefused(t *testing.T) {
+	srv := simtest.Start(t, simtest.Options{})
+	for _, args := range [][]string{
+		{"-workers", "0"}, {"-workers", "50001"}, {"-coordinators", "5001"},
+		{"-rate", "0"}, {"-rate", "2001"}, {"-duration", "11m"},
+	} {
+		var out, errs bytes.Buffer
+		all := append([]string{"-url", srv.URL, "-data-dir", srv.Dir}, args...)
+		err := run(context.Background(), all, &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(args[0], "-")) {
+			t.Errorf("%v: got %v, want an error naming %s", args, err, args[0])
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/sync/errgroup"
+)
+
+// Bounds of a load run: it shares the machine with the server it
+// measures, and must end by itself.
+const (
+	MaxLoadWorkers      = 50_000
+	MaxLoadCoordinators = 5_000
+	MaxLoadRate         = 2_000
+	MaxLoadDuration     = 10 * time.Minute
+	loadConnectParallel = 64
+	loadIntakeParallel  = 64
+)
+
+// LoadOptions configure a load run.
+type LoadOptions struct {
+	// BaseURL must be a loopback address (LoopbackURL).
+	BaseURL string
+	// AdminToken loads the roster and reads /metrics.
+	AdminToken string
+	// Issuer issues the workers' and desks' credentials.
+	Issuer       Issuer
+	Workers      int
+	Coordinators int
+	// Rate is incidents per second, for Duration.
+	Rate     float64
+	Duration time.Duration
+	// Positions, if set, has every worker share its position this often
+	// during the drive (PRODUCT §7 asks for every 30 s).
+	Positions time.Duration
+	// Settle is how long idle connections sit before memory is read;
+	// default 3 s.
+	Settle time.Duration
+	Seed   uint64
+	Logger *slog.Logger
+}
+
+// Validate checks the run's bounds.
+func (o *LoadOptions) Validate() error {
+	switch {
+	case o.Workers < 1 || o.Workers > MaxLoadWorkers:
+		return fmt.Errorf("workers: want 1 to %d", MaxLoadWorkers)
+	case o.Coordinators < 1 || o.Coordinators > MaxLoadCoordinators:
+		return fmt.Errorf("coordinators: want 1 to %d", MaxLoadCoordinators)
+	case !(o.Rate > 0 && o.Rate <= MaxLoadRate):
+		return fmt.Errorf("rate: want more than 0 and at most %d incidents/s", MaxLoadRate)
+	case o.Duration <= 0 || o.Duration > MaxLoadDuration:
+		return fmt.Errorf("duration: want more than 0 and at most %v", MaxLoadDuration)
+	case o.Positions < 0:
+		return errors.New("positions: must not be negative")
+	}
+	return nil
+}
+
+func (o *LoadOptions) check() error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if o.Issuer == nil || o.AdminToken == "" {
+		return errors.New("an admin token and an issuer are required")
+	}
+	if o.Settle <= 0 {
+		o.Settle = 3 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// loadRun is one run's state.
+type loadRun struct {
+	o       LoadOptions
+	hc      *http.Client
+	admin   *apiClient
+	dialer  *websocket.Dialer
+	rec     *recorder
+	workers []*loadWorker
+	desks   []*loadDesk
+	ready   atomic.Int64
+	errs    atomic.Int64
+	report  LoadReport
+}
+
+// RunLoad connects the workers and desks, measures the server's memory
+// per idle connection, drives incidents at the rate for the duration and
+// reports latencies and stream integrity. It refuses non-loopback targets
+// and stops by itself.
+func RunLoad(ctx context.Context, o LoadOptions) (*LoadReport, error) {
+	base, err := LoopbackURL(o.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	o.BaseURL = base
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	r := newLoadRun(o)
+	if err := r.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := r.run(ctx); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	r.finish()
+	return &r.report, nil
+}
+
+func newLoadRun(o LoadOptions) *loadRun {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		Proxy: nil, MaxIdleConnsPerHost: loadIntakeParallel * 2, MaxConnsPerHost: loadIntakeParallel * 2}}
+	return &loadRun{o: o, hc: hc, admin: newAPIClient(o.BaseURL, o.AdminToken, hc), rec: newRecorder(o.Coordinators),
+		dialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512,
+			WriteBufferPool: newWritePool()},
+		report: LoadReport{Target: o.BaseURL, Workers: o.Workers, Coordinators: o.Coordinators,
+			Rate: o.Rate, Duration: o.Duration}}
+}
+
+// prepare loads the roster, issues credentials, and connects everyone,
+// reading the server's memory before and after.
+func (r *loadRun) prepare(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.admin.waitReady(wctx); err != nil {
+		return err
+	}
+	if err := r.waitCredential(ctx, r.o.AdminToken); err != nil {
+		return err
+	}
+	r.report.BatchWindow = r.batchWindow(ctx)
+	team := loadTeam(r.o.Workers, r.o.Seed)
+	if err := r.admin.upsertWorkers(ctx, team); err != nil {
+		return err
+	}
+	r.o.Logger.Info("roster loaded", "workers", len(team))
+	toks, err := r.o.Issuer.Issue(ctx, loadTokenRequests(team, r.o.Coordinators))
+	if err != nil {
+		return err
+	}
+	if err := r.waitCredential(ctx, toks[len(toks)-1]); err != nil {
+		return err
+	}
+	r.build(team, toks)
+	before, err := r.admin.settledMemory(ctx, 3, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := r.connectAll(ctx); err != nil {
+		return err
+	}
+	r.report.ConnectTime = time.Since(start)
+	r.o.Logger.Info("connected", "streams", len(r.desks)+len(r.workers), "in", r.report.ConnectTime.Round(time.Millisecond))
+	if err := sleepCtx(ctx, r.o.Settle); err != nil {
+		return err
+	}
+	after, err := r.admin.settledMemory(ctx, 3, time.Second)
+	if err != nil {
+		return err
+	}
+	r.report.setMemory(before, after)
+	return nil
+}
+
+// waitCredential waits until the server accepts a freshly issued
+// credential: it re-reads its credentials file about once a second.
+func (r *loadRun) waitCredential(ctx context.Context, tok string) error {
+	c := newAPIClient(r.o.BaseURL, tok, r.hc)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := c.do(ctx, http.MethodGet, routeMe, nil, nil)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("wait for credentials: %w", err)
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// connectAll opens the desks' streams, then the workers', a bounded
+// number at a time.
+func (r *loadRun) connectAll(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(loadConnectParallel)
+	for _, d := range r.desks {
+		g.Go(func() error { return d.stream.connect(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("connect desks: %w", err)
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(loadConnectParallel)
+	for _, w := range r.workers {
+		g.Go(func() error { return w.stream.connect(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("connect workers: %w", err)
+	}
+	return nil
+}
+
+// run keeps every stream read, puts the workers on duty, drives the
+// incidents, waits for the streams to drain, then stops them all.
+func (r *loadRun) run(ctx context.Context) error {
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	streams, sgctx := errgroup.WithContext(sctx)
+	for _, d := range r.desks {
+		streams.Go(func() error { return d.stream.run(sgctx) })
+	}
+	for _, w := range r.workers {
+		streams.Go(func() error { return w.stream.run(sgctx) })
+	}
+	err := r.drive(sgctx)
+	stop()
+	if serr := streams.Wait(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (r *loadRun) drive(ctx context.Context) error {
+	if err := r.onDuty(ctx); err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.o.Duration)
+	defer cancel()
+	g, gctx := errgroup.WithContext(dctx)
+	g.Go(func() error { return r.intake(gctx) })
+	if r.o.Positions > 0 {
+		g.Go(func() error { return r.positions(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return r.drain(ctx)
+}
+
+// onDuty puts every worker on duty and waits for the acknowledgements.
+func (r *loadRun) onDuty(ctx context.Context) error {
+	for _, w := range r.workers {
+		w.goOnDuty()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for r.ready.Load() < int64(len(r.workers)) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("on duty: %d of %d workers acknowledged", r.ready.Load(), len(r.workers))
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	r.o.Logger.Info("workers on duty", "workers", len(r.workers))
+	return nil
+}
+
+// drain waits (boundedly) until every incident was offered and every
+// acceptance reached every desk, lets the last assignments finish, then
+// waits until every desk has every event up to the server's head, so the
+// counts compare like with like.
+func (r *loadRun) drain(ctx context.Context) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for !r.rec.settled() && time.Now().Before(deadline) {
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
+		return err
+	}
+	head, err := r.admin.readySeq(ctx)
+	if err != nil {
+		return err
+	}
+	for !r.desksAt(head) && time.Now().Before(deadline.Add(10*time.Second)) {
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	r.report.endSeq = head
+	return sleepCtx(ctx, 500*time.Millisecond) // workers' streams run beside the desks'
+}
+
+func (r *loadRun) desksAt(seq uint64) bool {
+	for _, d := range r.desks {
+		if d.stream.stats.Last.Load() < seq {
+			return false
+		}
+	}
+	return true
+}

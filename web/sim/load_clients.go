@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/dispatch"
+	"github.com/jjj-social-work/dispatch/geo"
+)
+
+// loadWorker is a simulated phone at full speed: it accepts every offer at
+// once and walks the assignment through en route, on scene and done as
+// soon as the server confirms each step, all on its stream's reader
+// goroutine (one goroutine per connection keeps ten thousand of them
+// cheap).
+type loadWorker struct {
+	idx    int
+	id     string
+	home   geo.Point
+	prefix string // message ids: prefix + counter
+	n      uint32
+	stream *streamConn
+	rec    *recorder
+	ready  *atomic.Int64 // workers whose duty message was acknowledged
+	dutyID string
+	errs   *atomic.Int64
+
+	// Reader goroutine only (read after the run stopped).
+	seqs  []uint64 // every event sequence received
+	start uint64   // the head when the stream first went live
+}
+
+func (w *loadWorker) nextID() string {
+	w.n++
+	return w.prefix + strconv.FormatUint(uint64(w.n), 36)
+}
+
+func (w *loadWorker) onLive(resumed bool) {
+	if !resumed {
+		w.start = w.stream.stats.Last.Load()
+	}
+}
+
+func (w *loadWorker) onEvent(h eventHead, _ []byte) {
+	w.seqs = append(w.seqs, h.Seq)
+	var next string
+	switch string(h.Type) {
+	case dispatch.EventOffered:
+		now := time.Now()
+		w.rec.offered(h.IncidentID, now)
+		w.rec.acceptSent(h.AssignmentID, time.Now())
+		id := w.nextID()
+		w.stream.sendTracked(id, answerMessage(id, string(h.AssignmentID), true, ""))
+		return
+	case dispatch.EventAccepted:
+		next = string(dispatch.StateEnRoute)
+	case dispatch.EventEnRoute:
+		next = string(dispatch.StateOnScene)
+	case dispatch.EventOnScene:
+		next = string(dispatch.StateCompleted)
+	default:
+		return
+	}
+	id := w.nextID()
+	w.stream.sendTracked(id, statusMessage(id, string(h.AssignmentID), next))
+}
+
+func (w *loadWorker) onReply(f frame) {
+	switch {
+	case f.Type == frameAck && f.ID == w.dutyID:
+		w.ready.Add(1)
+	case f.Type == frameError:
+		w.errs.Add(1)
+	}
+}
+
+// goOnDuty sends the duty message; onReply counts its acknowledgement.
+func (w *loadWorker) goOnDuty() {
+	w.dutyID = w.nextID()
+	w.stream.sendTracked(w.dutyID, dutyMessage(w.dutyID, true))
+}
+
+// loadDesk is a simulated joint desk: it notes when each acceptance
+// reaches it, and the reference desk also keeps every worker's event
+// sequences to check the workers' streams against.
+type loadDesk struct {
+	stream  *streamConn
+	rec     *recorder
+	ref     bool
+	index   map[string]int // worker id → index (shared, read-only)
+	refSeqs [][]uint64     // per worker (reference desk only)
+}
+
+func (d *loadDesk) onEvent(h eventHead, _ []byte) {
+	if string(h.Type) == dispatch.EventAccepted {
+		d.rec.acceptSeen(h.AssignmentID, time.Now())
+	}
+	if d.ref && len(h.WorkerID) > 0 {
+		if i, ok := d.index[string(h.WorkerID)]; ok {
+			d.refSeqs[i] = append(d.refSeqs[i], h.Seq)
+		}
+	}
+}
+
+// missing counts the events the reference desk saw for worker i, after
+// the worker's stream went live and up to end, that the worker did not get.
+func missing(ref []uint64, got []uint64, start, end uint64) uint64 {
+	have := make(map[uint64]struct{}, len(got))
+	for _, s := range got {
+		have[s] = struct{}{}
+	}
+	var n uint64
+	for _, s := range ref {
+		if s <= start || s > end {
+			continue
+		}
+		if _, ok := have[s]; !ok {
+			n++
+		}
+	}
+	return n
+}

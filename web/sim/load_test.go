@@ -1,0 +1,81 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/web"
+	"github.com/jjj-social-work/dispatch/web/sim/simtest"
+)
+
+func TestRunLoadSmall(t *testing.T) {
+	srv := simtest.Start(t, simtest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := RunLoad(ctx, LoadOptions{BaseURL: srv.URL, AdminToken: srv.AdminToken,
+		Issuer: CredentialsIssuer(srv.Creds, time.Hour), Workers: 50, Coordinators: 5, Rate: 20,
+		Duration: 2 * time.Second, Positions: time.Second, Settle: 100 * time.Millisecond, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+	if rep.IncidentsSent < 30 || rep.IntakeErrors != 0 {
+		t.Errorf("got %d incidents sent, %d failed; want >= 30 and none failed", rep.IncidentsSent, rep.IntakeErrors)
+	}
+	if rep.IntakeToOffer.Count != rep.IncidentsSent || rep.AcceptToAll.Count != rep.Offers {
+		t.Errorf("got %d intake→offer and %d accept→all samples for %d incidents and %d offers, want one each",
+			rep.IntakeToOffer.Count, rep.AcceptToAll.Count, rep.IncidentsSent, rep.Offers)
+	}
+	p := rep.IntakeToOffer
+	if !(p.P50 > 0 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.Max) {
+		t.Errorf("got percentiles %+v, want 0 < p50 <= p90 <= p99 <= max", p)
+	}
+	if rep.Lost != 0 || rep.Duplicated != 0 || rep.Resets != 0 || rep.AcceptsUnseen != 0 || rep.Unoffered != 0 {
+		t.Errorf("got lost %d, duplicated %d, resets %d, unseen %d, unoffered %d: want all zero",
+			rep.Lost, rep.Duplicated, rep.Resets, rep.AcceptsUnseen, rep.Unoffered)
+	}
+	if rep.Events == 0 || rep.HeapAfter == 0 {
+		t.Errorf("got %d events and heap %v, want both measured", rep.Events, rep.HeapAfter)
+	}
+}
+
+func TestLoopbackURL(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", true},
+		{"http://127.8.9.1:80", "http://127.8.9.1:80", true},
+		{"https://localhost:8443", "https://127.0.0.1:8443", true},
+		{"http://[::1]:8080", "http://[::1]:8080", true},
+		{"http://10.0.0.5:8080", "", false},
+		{"http://192.168.1.2", "", false},
+		{"http://example.org:8080", "", false},
+		{"http://localhost.example.org:8080", "", false},
+		{"http://0.0.0.0:8080", "", false},
+		{"ws://127.0.0.1:8080", "", false},
+		{"http://127.0.0.1:8080/api", "", false},
+		{"http://user@127.0.0.1:8080", "", false},
+		{"127.0.0.1:8080", "", false},
+	}
+	for _, tt := range tests {
+		got, err := LoopbackURL(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("LoopbackURL(%q): got %q, %v; want %q, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestRunLoadRefusesRemote(t *testing.T) {
+	_, err := RunLoad(context.Background(), LoadOptions{BaseURL: "http://192.0.2.10:8080", AdminToken: "x",
+		Issuer: CredentialsIssuer(&web.Credentials{}, time.Hour), Workers: 1, Coordinators: 1, Rate: 1, Duration: time.Second})
+	if !errors.Is(err, ErrNotLoopback) {
+		t.Fatalf("got %v, want ErrNotLoopback", err)
+	}
+}
