@@ -52,7 +52,7 @@ const EarthRadiusMeters = 6371008.8
 // search and a brute-force scan see the same floating-point numbers.
 func DistanceMeters(a, b Point) float64 {
 	o := newOrigin(a)
-	return o.meters(b)
+	return metersOf(o.hav(b))
 }
 
 const degToRad = math.Pi / 180
@@ -70,12 +70,17 @@ func newOrigin(a Point) origin {
 	return origin{lat: lat, lng: a.Lng, cosLat: math.Cos(lat)}
 }
 
-func (o *origin) meters(b Point) float64 {
+// hav is the haversine term for b; metersOf turns it into the distance.
+// They are split so a search can reject a worker on the term alone.
+func (o *origin) hav(b Point) float64 {
 	lat2 := b.Lat * degToRad
 	dLat := lat2 - o.lat
 	dLng := (b.Lng - o.lng) * degToRad
 	sLat := math.Sin(dLat / 2)
 	sLng := math.Sin(dLng / 2)
-	s := sLat*sLat + o.cosLat*math.Cos(lat2)*sLng*sLng
-	return 2 * EarthRadiusMeters * math.Asin(math.Min(1, math.Sqrt(s)))
+	return sLat*sLat + o.cosLat*math.Cos(lat2)*sLng*sLng
+}
+
+func metersOf(h float64) float64 {
+	return 2 * EarthRadiusMeters * math.Asin(math.Min(1, math.Sqrt(h)))
 }

@@ -89,13 +89,16 @@ func (e *entry) attrs() Attrs { return Attrs{Skills: e.skills, Cert: e.cert, Ava
 const (
 	defaultTopRes   = 2
 	defaultLeafRes  = 10
-	defaultCapacity = 32
+	defaultCapacity = 64
 )
 
 // NewIndex returns an empty index.
 func NewIndex() *Index { return newIndex(defaultTopRes, defaultLeafRes, defaultCapacity) }
 
 func newIndex(top, leaf, capacity int) *Index {
+	if top < 0 || top > leaf || leaf > MaxResolution || capacity < 1 {
+		panic("geo: bad index shape")
+	}
 	ix := &Index{capacity: capacity, cells: make(map[uint64]int32)}
 	for r := top; r <= leaf; r++ {
 		ix.levels = append(ix.levels, r)
@@ -210,53 +213,68 @@ func (ix *Index) Len() int {
 // their parent exactly). Cells without such workers are absent; an invalid
 // resolution gives nil.
 //
-// A leaf whose bounding ball lies inside the inscribed circle of one cell
-// at res counts as a whole, and a worker inside that circle counts without
-// a cgo call; only the rest are located by h3, after the lock is released.
+// Under the read lock it only counts whole leaves whose bounding ball lies
+// inside the inscribed circle of one cell at res, and copies the other
+// workers' positions; those are placed after the lock is released, most by
+// the same circle test and the rest by h3, so a dashboard refresh does not
+// hold up updates (a waiting writer also holds up new queries).
 func (ix *Index) CountByCell(res int, f Filter) map[Cell]int {
 	if res < 0 || res > MaxResolution {
 		return nil
 	}
 	out := make(map[Cell]int)
-	var pts []Point // workers whose cell must be asked of h3
 	geoms := make(map[uint64]cellGeom)
+	geom := func(c uint64) cellGeom {
+		g, ok := geoms[c]
+		if !ok {
+			g = leafGeom(c)
+			geoms[c] = g
+		}
+		return g
+	}
+	type pending struct {
+		p    Point
+		cand uint64 // the cell at res that the worker's leaf belongs to, or 0
+	}
+	var rest []pending
 	ix.mu.RLock()
 	for i := range ix.nodes {
-		l := &ix.nodes[i]
-		if l.cell == 0 {
+		n := &ix.nodes[i]
+		if n.cell == 0 {
 			continue // free
 		}
-		k := ix.rec(int32(i))
+		k := n.self
 		if k.kids != nil || !f.mayMatch(&k.sum) {
 			continue
 		}
-		var g cellGeom
-		cand := uint64(0) // the cell at res that most of this leaf lies in
-		if res <= l.res() {
-			cand = parentBits(l.cell, res)
-			var ok bool
-			if g, ok = geoms[cand]; !ok {
-				g = leafGeom(cand)
-				geoms[cand] = g
-			}
+		cand := uint64(0)
+		whole := false
+		if res <= n.res() {
+			cand = parentBits(n.cell, res)
+			g := geom(cand)
+			whole = math.Sqrt(k.c.chord2(g.c))+k.rc < g.inner
 		}
-		whole := cand != 0 && math.Sqrt(k.c.chord2(g.c))+k.rc < g.inner
 		for j := range k.ents {
 			e := &k.ents[j]
 			if !f.matchEntry(e) || f.Accept != nil && !f.Accept(e.id) {
 				continue
 			}
-			switch {
-			case whole, cand != 0 && toVec(e.p).chord2(g.c) < g.inner*g.inner:
+			if whole {
 				out[Cell(cand)]++
-			default:
-				pts = append(pts, e.p)
+			} else {
+				rest = append(rest, pending{e.p, cand})
 			}
 		}
 	}
 	ix.mu.RUnlock()
-	for _, p := range pts {
-		out[Cell(latLngToCell(p, res))]++
+	for _, w := range rest {
+		if w.cand != 0 {
+			if g := geom(w.cand); toVec(w.p).chord2(g.c) < g.inner*g.inner {
+				out[Cell(w.cand)]++
+				continue
+			}
+		}
+		out[Cell(latLngToCell(w.p, res))]++
 	}
 	return out
 }

@@ -62,7 +62,7 @@ func checkInvariants(t *testing.T, ix *Index) {
 			t.Fatalf("node %d: cells map gives %d, %v", ni, got, ok)
 		}
 		k := ix.rec(ni)
-		want := &ix.roots[0]
+		var want *kid
 		if n.parent >= 0 {
 			want = &ix.rec(n.parent).kids[n.slot]
 		} else {
@@ -310,7 +310,7 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 	}
 	shapes := []struct{ top, leaf, capacity int }{
 		{defaultTopRes, defaultLeafRes, defaultCapacity},
-		{0, 6, 3},  // deep splits at tiny capacity
+		{0, 6, 3}, // deep splits at tiny capacity
 		{3, 9, 12},
 		{5, 12, 1}, // every worker alone where it can be
 		{1, 1, 8},  // one level: roots are leaves
@@ -368,14 +368,14 @@ func FuzzNearest(f *testing.F) {
 	})
 }
 
-// TestMovesStayExact walks workers in small steps across many cell edges:
-// the in-place path must never keep a worker in a cell h3 would not give,
-// and queries must stay exact throughout.
+// TestMovesStayExact walks workers in small steps across many cell edges,
+// with and without the in-place path, in a small-capacity tree that splits
+// and merges as they go: the structure must stay sound and queries exact.
 func TestMovesStayExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(42, 42))
 	for _, alwaysCell := range []bool{false, true} {
 		t.Run(fmt.Sprintf("alwaysCell=%v", alwaysCell), func(t *testing.T) {
-			ix := NewIndex()
+			ix := newIndex(defaultTopRes, defaultLeafRes, 8)
 			ix.alwaysCell = alwaysCell
 			ref := make(map[ID]refWorker)
 			for id := ID(0); id < 300; id++ {
@@ -580,5 +580,34 @@ func TestAcceptCalledOnlyForCandidates(t *testing.T) {
 	}
 	if calls > 200 {
 		t.Errorf("got %d Accept calls, want far fewer than the 2000 workers", calls)
+	}
+}
+
+// TestHavLowerBound checks the cheap bound against the exact haversine term
+// over short, long, polar and antimeridian pairs.
+func TestHavLowerBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for i := range 200_000 {
+		a := genPoint(r, 5)
+		var b Point
+		switch i % 4 {
+		case 0:
+			b = genPoint(r, 5)
+		case 1:
+			b = moveBy(r, a, 1000)
+		case 2:
+			b = Point{Lat: a.Lat + r.NormFloat64()*1e-4, Lng: -a.Lng}
+		default:
+			b = Point{Lat: math.Copysign(90-r.Float64()*1e-3, a.Lat), Lng: r.Float64()*360 - 180}
+		}
+		s := searcher{o: newOrigin(a)}
+		s.sinLat = math.Abs(math.Sin(s.o.lat))
+		lb := s.havLowerBound(b)
+		sLat := math.Sin((b.Lat*degToRad - s.o.lat) / 2)
+		sLng := math.Sin((b.Lng - a.Lng) * degToRad / 2)
+		exact := sLat*sLat + s.o.cosLat*math.Cos(b.Lat*degToRad)*sLng*sLng
+		if lb > exact*(1+1e-12)+1e-300 {
+			t.Fatalf("%v to %v: got bound %g, want <= exact %g", a, b, lb, exact)
+		}
 	}
 }

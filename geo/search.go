@@ -183,7 +183,11 @@ func (s *searcher) scan(ents []entry) {
 		if !f.matchEntry(e) || s.havLowerBound(e.p) > s.boundS {
 			continue
 		}
-		d := s.o.meters(e.p)
+		h := s.o.hav(e.p)
+		if h > s.boundS {
+			continue
+		}
+		d := metersOf(h)
 		if d > s.limit {
 			continue
 		}

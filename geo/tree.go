@@ -5,19 +5,20 @@ import "math"
 // The index is a tree of occupied H3 cells. A cell holds its workers
 // directly (a leaf) until it has more than the capacity; then it splits
 // and its workers move to its children one resolution finer, down to the
-// finest resolution, whose cells never split. A subtree that falls to half
+// leaf resolution, whose cells never split. A subtree that falls to half
 // the capacity merges back into one leaf. Sparse countryside therefore
-// sits in a few coarse leaves and a dense downtown in many fine ones, so
-// the tree costs little memory per worker everywhere and a query opens few
-// cells wherever it starts.
+// sits in a few coarse leaves and a dense downtown in many fine ones: the
+// tree costs little memory per worker everywhere, a query opens few cells
+// wherever it starts, and most moves stay inside their (large) leaf.
 //
-// Which cell a worker belongs to is decided by the index bits of its cell
-// at the finest resolution (parentBits), not by geometry: H3 children do
-// not tile their parent exactly. A worker may also stay in its leaf after
-// a move as long as it lies inside the leaf cell's inscribed circle. The
-// search does not depend on either rule; it only needs every worker to lie
-// inside the bounding ball of each cell above it, which cover and growUp
-// maintain with measured distances.
+// Where a worker is placed is decided by the index bits of its cell at the
+// leaf resolution (parentBits), not by geometry: H3 children do not tile
+// their parent exactly. After a move a worker stays in its leaf, with no
+// cgo call, while it lies inside the leaf's bounding ball (which contains
+// the whole cell); only a move out of the ball asks h3 for the new cell.
+// The search depends on neither rule. It only needs every worker to lie
+// inside the bounding ball of every cell above it, which cover and growUp
+// maintain from measured distances.
 
 // kid is a cell as its parent (or roots) stores it: everything a query
 // reads. Weighing a cell's children reads one array, and opening a child
