@@ -1,15 +1,15 @@
 package uitest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,15 +48,34 @@ func openWorker(t *testing.T, b context.Context, base, token string) *tab {
 	return w
 }
 
-// TestDispatchFlow is the whole story in a real browser: the coordinator
-// places an incident on the map, the nearest qualified worker's phone gets
-// the offer and accepts, and the dashboard's map, panel and feed show it.
+// goOnDuty shares the phone's (emulated) position and flips the duty
+// switch; it returns once the server acknowledged both.
+func goOnDuty(phone *tab, origin string, lat, lng float64) {
+	phone.t.Helper()
+	phone.setGeolocation(origin, lat, lng)
+	phone.click(`label.switch`)
+	phone.waitFor("duty and position delivered", `document.querySelector('#duty').checked && /12/.test(document.querySelector('#position').textContent) && document.querySelector('#outbox').dataset.pending === '0'`, wait)
+}
+
+func seqOf(p *tab) uint64 {
+	p.t.Helper()
+	n, err := strconv.ParseUint(eval[string](p, `document.body.dataset.seq || '0'`), 10, 64)
+	if err != nil {
+		p.t.Fatalf("%s: body data-seq: %v", p.name, err)
+	}
+	return n
+}
+
+// TestDispatchFlow is the whole story in a real browser against dispatchd:
+// the coordinator places an incident on the map, the nearest qualified
+// worker's phone gets the offer and accepts, and the dashboard's map,
+// panel and feed show it.
 func TestDispatchFlow(t *testing.T) {
 	requireBuiltUI(t)
-	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	sc := newScene(t, false)
 	b := newBrowser(t)
-	dash := openDashboard(t, b, srv.url(), "coord-token")
-	phone := openWorker(t, b, srv.url(), "w1-token")
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
+	phone := openWorker(t, b, sc.srv.url(), sc.w1)
 
 	// The coordinator opens the form and clicks the middle of the map.
 	dash.click(`[data-tab=new]`)
@@ -72,10 +91,7 @@ func TestDispatchFlow(t *testing.T) {
 	}
 
 	// The worker, two kilometres away, goes on duty and shares position.
-	phone.setGeolocation(srv.url(), lat+0.012, lng+0.012)
-	phone.click(`label.switch`)
-	phone.waitFor("duty and position delivered", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#duty').checked`, wait)
-	phone.waitFor("position shown as shared", `/12/.test(document.querySelector('#position').textContent)`, wait)
+	goOnDuty(phone, sc.srv.url(), lat+0.012, lng+0.012)
 	dash.waitFor("duty change in the feed", `document.querySelector('#feed li[data-type="worker.duty"]')`, wait)
 
 	// Severity II flood, one crisis-intervention worker, assistant or above.
@@ -86,11 +102,15 @@ func TestDispatchFlow(t *testing.T) {
 	dash.click(`.incident-form button[type=submit]`)
 	dash.waitFor("incident panel", `document.querySelector('[data-pane=detail]:not([hidden]) .detail-title')`, wait)
 	dash.waitFor("incident marker", `document.querySelector('.leaflet-marker-icon.incident.sev-II')`, wait)
+	incID := eval[string](dash, `document.querySelector('.detail-title').dataset.incident`)
 
 	// The phone gets the offer with a countdown and accepts it.
 	phone.waitFor("offer", `!document.querySelector('#offer').hidden && /\d/.test(document.querySelector('#countdown-text').textContent)`, wait)
 	if got := phone.text("#offer .inc-head"); !strings.Contains(got, "洪涝") {
 		t.Errorf("offer heading = %q, want the incident type 洪涝", got)
+	}
+	if got := phone.text("#offer .notes"); !strings.Contains(got, "心理急救") {
+		t.Errorf("offer notes = %q, want the coordinator's notes", got)
 	}
 	phone.click(`#accept`)
 	phone.waitFor("current assignment", `document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
@@ -104,19 +124,28 @@ func TestDispatchFlow(t *testing.T) {
 		t.Errorf("feed line = %q, want the worker's name", got)
 	}
 	dash.click(`.assignment[data-worker=w1] details.why summary`)
-	if got := dash.text(`.assignment[data-worker=w1] .terms`); !strings.Contains(got, "路程时间") {
-		t.Errorf("explanation = %q, want the travel-time term", got)
+	dash.waitFor("explanation open", `document.querySelector('.assignment[data-worker=w1] details.why').open`, wait)
+	terms := dash.text(`.assignment[data-worker=w1] .terms`)
+	for _, want := range []string{"路程时间", "合计"} {
+		if !strings.Contains(terms, want) {
+			t.Errorf("explanation = %q, want the term %s", terms, want)
+		}
+	}
+	if got := dash.text(`.assignment[data-worker=w1] details.why summary`); !strings.Contains(got, "分钟") {
+		t.Errorf("explanation summary = %q, want the total cost in minutes", got)
+	}
+
+	// The server agrees: one accepted assignment of w1 on this incident.
+	as := sc.assignments("incident=" + incID)
+	if len(as) != 1 || as[0].WorkerID != "w1" || as[0].State != "accepted" {
+		t.Errorf("server assignments of %s = %+v, want w1 accepted", incID, as)
 	}
 
 	// The worker reports progress; the dashboard follows.
 	phone.click(`#advance`)
 	phone.waitFor("en route", `document.querySelector('#current p.state')?.dataset.state === 'en_route'`, wait)
 	dash.waitFor("en route on the dashboard", `document.querySelector('.assignment[data-worker=w1]')?.dataset.state === 'en_route'`, wait)
-
-	if *screenshotDir != "" {
-		dash.screenshot(filepath.Join(*screenshotDir, "dashboard.png"))
-		phone.screenshot(filepath.Join(*screenshotDir, "worker.png"))
-	}
+	dash.waitFor("en route line", `document.querySelector('path.assign-line.state-en_route')`, wait)
 	dash.noPageErrors()
 	phone.noPageErrors()
 }
@@ -124,9 +153,9 @@ func TestDispatchFlow(t *testing.T) {
 // TestLanguageSwitch: every label comes from one dictionary, Chinese first.
 func TestLanguageSwitch(t *testing.T) {
 	requireBuiltUI(t)
-	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	sc := newScene(t, false)
 	b := newBrowser(t)
-	dash := openDashboard(t, b, srv.url(), "coord-token")
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
 
 	tabs := func() string {
 		return dash.text(`[data-tab=incidents]`) + "|" + dash.text(`[data-tab=new]`) + "|" + dash.text(`.feed h2`)
@@ -137,10 +166,16 @@ func TestLanguageSwitch(t *testing.T) {
 	if got := eval[string](dash, `document.documentElement.lang`); got != "zh-CN" {
 		t.Errorf("html lang = %q, want zh-CN", got)
 	}
+	if got := dash.text(`#conn`); got != "在线" {
+		t.Errorf("connection label = %q, want 在线", got)
+	}
 	dash.click(`#lang`)
 	dash.waitFor("English labels", `document.querySelector('[data-tab=incidents]').textContent === 'Incidents'`, wait)
 	if got, want := tabs(), "Incidents|New incident|Live feed"; got != want {
 		t.Errorf("English labels = %q, want %q", got, want)
+	}
+	if got := eval[string](dash, `document.documentElement.lang`); got != "en" {
+		t.Errorf("html lang = %q, want en", got)
 	}
 	if got := dash.text(`#conn`); got != "Online" {
 		t.Errorf("connection label = %q, want Online", got)
@@ -148,41 +183,46 @@ func TestLanguageSwitch(t *testing.T) {
 	if got := dash.text(`.map-label.region-label`); got != "Beijing" && got != "Tianjin" && got != "Hebei" {
 		t.Errorf("map region label = %q, want an English region name", got)
 	}
+	if got := dash.text(`#legend .legend-title`); got != "Available workers" {
+		t.Errorf("legend = %q, want Available workers", got)
+	}
 	dash.click(`[data-tab=new]`)
 	if got := dash.text(`.incident-form button[type=submit]`); got != "Create incident" {
 		t.Errorf("form button = %q, want Create incident", got)
 	}
+	if got := eval[string](dash, `document.querySelector('.need select[name=skill] option[value=crisis_intervention]').textContent`); !strings.Contains(strings.ToLower(got), "crisis") {
+		t.Errorf("skill option = %q, want the English skill name", got)
+	}
 	// The choice is remembered, and switching back restores Chinese.
-	dash.navigate(srv.url() + "/")
+	dash.navigate(sc.srv.url() + "/")
 	dash.waitFor("English after reload", `document.querySelector('[data-tab=incidents]').textContent === 'Incidents'`, wait)
 	dash.click(`#lang`)
 	dash.waitFor("Chinese again", `document.querySelector('[data-tab=incidents]').textContent === '事件'`, wait)
 	dash.noPageErrors()
 }
 
-// TestDashboardSurvivesRestart: the server goes away and comes back on the
-// same address with the same data; meanwhile an incident is logged. The
-// dashboard shows it is offline, reconnects by itself and catches up from
-// its last sequence with no gap and no duplicate.
+// TestDashboardSurvivesRestart: the server is killed and started again on
+// the same address with the same data; meanwhile an incident is logged.
+// The dashboard shows it is offline, reconnects by itself and catches up
+// from its last sequence: its feed holds every event the server logged
+// since the page loaded, each once.
 func TestDashboardSurvivesRestart(t *testing.T) {
 	requireBuiltUI(t)
-	dir := t.TempDir()
-	srv := startFakeServer(t, dir, "127.0.0.1:0")
-	addr := srv.addr
+	sc := newScene(t, false)
 	b := newBrowser(t)
-	dash := openDashboard(t, b, srv.url(), "coord-token")
-	postIncident(t, srv.url(), 39.05, 115.87, "I") // Xiong'an (Rongcheng)
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
+	seq0 := seqOf(dash)
+	sc.createIncident(39.05, 115.87, "I", "elderly_care", "none", "") // Xiong'an (Rongcheng)
 	dash.waitFor("first incident", `document.querySelectorAll('.incident-list li').length === 1`, wait)
-	seqBefore := eval[string](dash, `document.body.dataset.seq`)
 
-	// Cut the page off, stop the server and start it again on the same
+	// Cut the page off, kill the server, start it again on the same
 	// address and data, and log a second incident the page cannot see yet.
 	setOffline(t, dash, true)
-	srv.stop()
 	dash.waitFor("offline indicator", `document.querySelector('#conn').dataset.state === 'offline' && !document.querySelector('#offline-banner').hidden`, wait)
-	srv = startFakeServer(t, dir, addr)
-	postIncident(t, srv.url(), 39.486, 115.974, "II") // Zhuozhou
-	time.Sleep(time.Second)
+	seqBefore := seqOf(dash)
+	sc.srv.kill()
+	sc.srv.start()
+	sc.createIncident(39.486, 115.974, "II", "elderly_care", "none", "") // Zhuozhou
 	if got := eval[int](dash, `document.querySelectorAll('.incident-list li').length`); got != 1 {
 		t.Fatalf("incidents while offline = %d, want 1", got)
 	}
@@ -190,17 +230,36 @@ func TestDashboardSurvivesRestart(t *testing.T) {
 	setOffline(t, dash, false)
 	dash.waitFor("online again", `document.querySelector('#conn').dataset.state === 'online'`, 30*time.Second)
 	dash.waitFor("caught-up incident", `document.querySelectorAll('.incident-list li').length === 2`, wait)
-	if got := eval[int](dash, `document.querySelectorAll('#feed li[data-type="incident.created"]').length`); got != 2 {
-		t.Errorf("incident.created feed lines = %d, want 2 (no gap, no duplicate)", got)
-	}
-	seqAfter := eval[string](dash, `document.body.dataset.seq`)
-	before, _ := strconv.Atoi(seqBefore)
-	after, _ := strconv.Atoi(seqAfter)
-	if after <= before {
-		t.Errorf("sequence after catch-up = %d, want past %d", after, before)
-	}
 	if got := eval[bool](dash, `document.querySelector('#offline-banner').hidden`); !got {
 		t.Error("offline banner still shown after reconnecting")
+	}
+
+	// The feed against the server's log: the same sequence numbers, none
+	// twice, none missing.
+	logged := sc.events(seq0)
+	last := logged[len(logged)-1].Seq
+	dash.waitFor("page at the server's sequence", fmt.Sprintf(`Number(document.body.dataset.seq) >= %d`, last), wait)
+	if last <= seqBefore {
+		t.Fatalf("server's last seq %d, want past %d (the incident logged while the page was away)", last, seqBefore)
+	}
+	var want []uint64
+	for _, ev := range logged {
+		if feedShows(ev.Type) {
+			want = append(want, ev.Seq)
+		}
+	}
+	var got []uint64
+	for _, s := range eval[[]uint64](dash, `[...document.querySelectorAll('#feed li[data-seq]')].map((li) => Number(li.dataset.seq))`) {
+		if s <= last {
+			got = append(got, s)
+		}
+	}
+	slices.Reverse(got) // newest first on the page
+	if !slices.Equal(got, want) {
+		t.Errorf("feed seqs = %v, want %v (every logged event once, in order)", got, want)
+	}
+	if got := eval[int](dash, `document.querySelectorAll('#feed li[data-type="incident.created"]').length`); got != 2 {
+		t.Errorf("incident.created feed lines = %d, want 2", got)
 	}
 	dash.noPageErrors()
 }
@@ -227,78 +286,69 @@ func setOffline(t *testing.T, p *tab, offline bool) {
 	}
 }
 
-func postIncident(t *testing.T, base string, lat, lng float64, sev string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"type": "flood", "severity": sev, "position": map[string]float64{"lat": lat, "lng": lng},
-		"needs": []map[string]any{{"skill": "elderly_care", "count": 1, "min_cert": "none"}}})
-	req, _ := http.NewRequest("POST", base+"/api/v1/incidents", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer coord-token")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("create incident: %v", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create incident: status %d, want 201", res.StatusCode)
-	}
-}
-
-// TestBusyDesk builds a busy night (incidents of every severity, one need
-// nobody can fill, workers assigned and on their way) and checks what the
-// coordinator must notice stands out; with -screenshots it also writes the
-// pictures in docs/ui.md.
+// TestBusyDesk builds a busy night against dispatchd (incidents of every
+// severity solved as one joint batch, a need nobody can fill, workers
+// assigned and on their way) and checks what the coordinator must notice
+// stands out; with -screenshots it also writes the pictures in docs/ui.md.
 func TestBusyDesk(t *testing.T) {
 	requireBuiltUI(t)
-	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	sc := newScene(t, true)
 	b := newBrowser(t)
-	phone := openWorker(t, b, srv.url(), "w1-token")
-	phone.setGeolocation(srv.url(), 39.72, 116.22) // Daxing, north-east of Zhuozhou
-	phone.click(`label.switch`)
-	phone.waitFor("on duty", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#duty').checked`, wait)
+	phone := openWorker(t, b, sc.srv.url(), sc.w1)
+	goOnDuty(phone, sc.srv.url(), 39.72, 116.22) // Daxing, north-east of Zhuozhou
 
-	postIncidentNeeds(t, srv.url(), 39.486, 115.974, "I", "crisis_intervention", "assistant") // Zhuozhou: w1 gets it
-	postIncidentNeeds(t, srv.url(), 38.883, 115.500, "II", "grief_support", "senior")         // Baoding: nobody qualifies
-	postIncidentNeeds(t, srv.url(), 39.343, 117.362, "III", "elderly_care", "none")           // Tianjin
-	postIncidentNeeds(t, srv.url(), 40.767, 114.886, "IV", "community_mobilisation", "none")  // Zhangjiakou
+	notes := "转移安置点需要社工支援"
+	zhuozhou := sc.createIncident(39.486, 115.974, "I", "crisis_intervention", "assistant", notes) // w1 gets it
+	sc.createIncident(38.883, 115.500, "II", "grief_support", "senior", notes)                     // Baoding: nobody qualifies
+	tianjin := sc.createIncident(39.343, 117.362, "III", "elderly_care", "none", notes)            // Tianjin
+	sc.createIncident(40.767, 114.886, "IV", "community_mobilisation", "none", notes)              // Zhangjiakou
 
 	phone.waitFor("offer", `!document.querySelector('#offer').hidden`, wait)
-	dash := openDashboard(t, b, srv.url(), "coord-token")
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
 	dash.waitFor("four incidents", `document.querySelectorAll('.incident-list li').length === 4`, wait)
 	dash.waitFor("unfilled incident pulses", `document.querySelector('.leaflet-marker-icon.incident.sev-II.unfilled .badge')`, wait)
 	dash.waitFor("unfilled row", `document.querySelector('.incident-list li.has-unfilled .unfilled-badge')`, wait)
 	if got := eval[int](dash, `document.querySelectorAll('.leaflet-marker-icon.incident').length`); got != 4 {
 		t.Errorf("incident markers = %d, want 4", got)
 	}
-	if got := eval[string](dash, `document.querySelector('.incident-list li .sev').textContent`); got != "I" {
-		t.Errorf("first incident in the list has severity %q, want I (most severe first)", got)
+	if got := eval[[]string](dash, `[...document.querySelectorAll('.incident-list li .sev')].map((e) => e.textContent)`); !slices.Equal(got, []string{"I", "II", "III", "IV"}) {
+		t.Errorf("incident list severities = %v, want I, II, III, IV (most severe first)", got)
 	}
 	dash.waitFor("hexagons of available workers", `Number(document.querySelector('#map').dataset.hexCells) > 5`, wait)
+	dash.waitFor("offer lines", `document.querySelectorAll('path.assign-line.state-offered').length >= 2`, wait)
 
 	phone.waitFor("countdown", `/\d/.test(document.querySelector('#countdown-text').textContent)`, wait)
 	if *screenshotDir != "" {
 		phone.screenshot(filepath.Join(*screenshotDir, "worker.png"))
-		dash.screenshot(filepath.Join(*screenshotDir, "dashboard.png"))
 	}
+
+	// w1 accepts on the phone; the Tianjin worker accepts from theirs.
 	phone.click(`#accept`)
 	phone.waitFor("accepted", `document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
-	dash.waitFor("line to the incident", `document.querySelector('path.assign-line.state-accepted')`, wait)
-	dash.click(`.incident-list li[data-incident="inc-1"]`)
+	sc.acceptAs(sc.waitOffer(tianjin.ID))
+	dash.waitFor("two accepted lines", `document.querySelectorAll('path.assign-line.state-accepted').length === 2`, wait)
+	dash.waitFor("staffed incidents", `document.querySelectorAll('.incident-list .status-staffed').length === 2`, wait)
+	if *screenshotDir != "" {
+		dash.screenshot(filepath.Join(*screenshotDir, "dashboard.png"))
+	}
+
+	dash.click(fmt.Sprintf(`.incident-list li[data-incident=%q]`, zhuozhou.ID))
 	dash.waitFor("panel", `document.querySelector('.assignment[data-worker=w1]')`, wait)
 	dash.click(`.assignment[data-worker=w1] details.why summary`)
+	dash.waitFor("explanation", `document.querySelector('.assignment[data-worker=w1] .terms')`, wait)
 
 	// A skill filter narrows the hexagons to workers who have it.
 	all := eval[int](dash, `Number(document.querySelector('#map').dataset.hexCells)`)
 	dash.setValue(`#f-skill`, "child_protection")
 	dash.waitFor("filtered hexagons", fmt.Sprintf(`Number(document.querySelector('#map').dataset.hexCells) < %d`, all), wait)
 	dash.setValue(`#f-skill`, "")
+	dash.waitFor("hexagons back", fmt.Sprintf(`Number(document.querySelector('#map').dataset.hexCells) === %d`, all), wait)
 
-	// Closer in, the hexagons get finer and the worker's line shows.
-	dash.click(`.leaflet-control-zoom-in`)
-	dash.click(`.leaflet-control-zoom-in`)
-	dash.waitFor("zoomed in", `document.querySelector('.leaflet-control-zoom-in') && !document.querySelector('.leaflet-zoom-anim')`, wait)
-	time.Sleep(500 * time.Millisecond) // let the zoom animation settle for the picture
+	phone.click(`#advance`)
+	phone.waitFor("en route", `document.querySelector('#current p.state')?.dataset.state === 'en_route'`, wait)
+	dash.waitFor("en route in the panel", `document.querySelector('.assignment[data-worker=w1]')?.dataset.state === 'en_route'`, wait)
 	if *screenshotDir != "" {
+		dash.waitFor("map settled", `!document.querySelector('.leaflet-zoom-anim, .leaflet-pan-anim')`, wait)
 		dash.screenshot(filepath.Join(*screenshotDir, "dashboard-incident.png"))
 		phone.screenshot(filepath.Join(*screenshotDir, "worker-assignment.png"))
 	}
@@ -306,37 +356,20 @@ func TestBusyDesk(t *testing.T) {
 	phone.noPageErrors()
 }
 
-func postIncidentNeeds(t *testing.T, base string, lat, lng float64, sev, skill, cert string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"type": "flood", "severity": sev, "position": map[string]float64{"lat": lat, "lng": lng},
-		"needs": []map[string]any{{"skill": skill, "count": 1, "min_cert": cert}}, "notes": "转移安置点需要社工支援"})
-	req, _ := http.NewRequest("POST", base+"/api/v1/incidents", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer coord-token")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("create incident: %v", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create incident: status %d, want 201", res.StatusCode)
-	}
-}
-
 // TestWorkerOutbox: on a phone that lost its signal, an answer is queued
-// (and kept across a reload), shown at once, and delivered exactly once
-// when the connection returns; a decline asks for a reason.
+// (and kept across a reload), shown at once, and sent exactly once when
+// the connection returns; the server acknowledges it by its id. A decline
+// asks for a reason, which the server records.
 func TestWorkerOutbox(t *testing.T) {
 	requireBuiltUI(t)
-	srv := startFakeServer(t, t.TempDir(), "127.0.0.1:0")
+	sc := newScene(t, false)
 	b := newBrowser(t)
-	phone := openWorker(t, b, srv.url(), "w1-token")
-	phone.setGeolocation(srv.url(), 39.55, 116.70) // Langfang
-	phone.click(`label.switch`)
-	phone.waitFor("on duty", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#duty').checked`, wait)
+	phone := openWorker(t, b, sc.srv.url(), sc.w1)
+	frames := phone.recordSentFrames()
+	goOnDuty(phone, sc.srv.url(), 39.55, 116.70) // Langfang
 
 	// First offer: declined, with a reason.
-	postIncidentNeeds(t, srv.url(), 39.538, 116.684, "III", "crisis_intervention", "none")
+	first := sc.createIncident(39.538, 116.684, "III", "crisis_intervention", "none", "")
 	phone.waitFor("first offer", `!document.querySelector('#offer').hidden`, wait)
 	phone.click(`#decline-btn`)
 	phone.waitFor("reason sheet", `document.querySelector('#decline').open`, wait)
@@ -345,7 +378,7 @@ func TestWorkerOutbox(t *testing.T) {
 	phone.waitFor("decline delivered", `document.querySelector('#offer').hidden && document.querySelector('#outbox').dataset.pending === '0'`, wait)
 
 	// Second offer: accepted while offline, then the page is reloaded.
-	postIncidentNeeds(t, srv.url(), 39.540, 116.690, "II", "crisis_intervention", "none")
+	second := sc.createIncident(39.540, 116.690, "II", "crisis_intervention", "none", "")
 	phone.waitFor("second offer", `!document.querySelector('#offer').hidden`, wait)
 	setOffline(t, phone, true)
 	phone.waitFor("offline", `document.querySelector('#conn').dataset.state === 'offline'`, wait)
@@ -355,21 +388,41 @@ func TestWorkerOutbox(t *testing.T) {
 	if !strings.Contains(stored, `"type":"answer"`) || !strings.Contains(stored, `"accept":true`) {
 		t.Fatalf("outbox in localStorage = %s, want the queued accept", stored)
 	}
+	if got := sc.waitOffer(second.ID); got.WorkerID != "w1" {
+		t.Fatalf("second offer went to %s, want w1", got.WorkerID)
+	}
 	setOffline(t, phone, false)
-	phone.navigate(srv.url() + "/worker")
+	phone.navigate(sc.srv.url() + "/worker")
 	phone.waitFor("accept delivered after reload", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
 
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
+	// On the wire: the accept went out once, and the server acked its id.
+	accepts := frames.matching(`"type":"answer"`, `"accept":true`)
+	if len(accepts) != 1 {
+		t.Errorf("accept frames sent = %d, want exactly 1: %v", len(accepts), accepts)
+	} else {
+		var m struct{ ID string }
+		_ = json.Unmarshal([]byte(accepts[0]), &m)
+		if acked := eval[bool](phone, `!localStorage.getItem('dispatch.outbox.w1')?.includes('answer')`); !acked || m.ID == "" {
+			t.Errorf("accept %s not settled by an ack (outbox %s)", m.ID, eval[string](phone, `localStorage.getItem('dispatch.outbox.w1')`))
+		}
+	}
+
+	// In the server's log: one decline with its reason, one accept.
 	accepted, declined := 0, 0
-	for _, ev := range srv.st.Events {
+	for _, ev := range sc.events(0) {
+		if ev.WorkerID != "w1" {
+			continue
+		}
 		switch ev.Type {
 		case "assignment.accepted":
 			accepted++
+			if ev.IncidentID != second.ID {
+				t.Errorf("accept for incident %s, want %s", ev.IncidentID, second.ID)
+			}
 		case "assignment.declined":
 			declined++
-			if !strings.Contains(string(ev.Data), "距离太远") {
-				t.Errorf("decline event %s lacks the reason", ev.Data)
+			if ev.IncidentID != first.ID || !strings.Contains(string(ev.Data), "距离太远") {
+				t.Errorf("decline event %s for %s, want the reason 距离太远 for %s", ev.Data, ev.IncidentID, first.ID)
 			}
 		}
 	}
@@ -377,4 +430,78 @@ func TestWorkerOutbox(t *testing.T) {
 		t.Errorf("accepted %d, declined %d times; want exactly 1 each", accepted, declined)
 	}
 	phone.noPageErrors()
+}
+
+// TestRealServerStreams: the embedded pages, sign-in with an issued token
+// (which leaves the address bar), the websocket ticket and the stream, and
+// the worker page riding out a graceful process restart on the same
+// address and data.
+func TestRealServerStreams(t *testing.T) {
+	requireBuiltUI(t)
+	sc := newScene(t, false)
+	b := newBrowser(t)
+
+	dash := newPage(t, b, "dashboard", 1366, 768, false)
+	dash.navigate(sc.srv.url() + "/#token=" + sc.coord)
+	dash.waitFor("signed in", `document.querySelector('#who').textContent.includes('联合调度台')`, wait)
+	dash.waitFor("map drawn", `document.querySelector('.map-label.region-label')`, wait)
+	if got := eval[string](dash, `location.hash`); got != "" {
+		t.Errorf("token left in the address bar: %q", got)
+	}
+
+	phone := openWorker(t, b, sc.srv.url(), sc.w1)
+	if got := phone.text("#worker-id"); got != "w1" {
+		t.Errorf("worker id = %q, want w1", got)
+	}
+	phone.waitFor("worker's name from the view", `document.querySelector('#name').textContent === '李娜'`, wait)
+	sc.srv.restart()
+	phone.waitFor("online after restart", `document.body.dataset.drops === '1' && document.querySelector('#conn').dataset.state === 'online'`, 30*time.Second)
+	dash.waitFor("dashboard online after restart", `document.querySelector('#conn').dataset.state === 'online'`, 30*time.Second)
+	phone.noPageErrors()
+	dash.noPageErrors()
+}
+
+// sentFrames collects the websocket frames a page sends.
+type sentFrames struct {
+	mu     sync.Mutex
+	frames []string
+}
+
+// recordSentFrames starts collecting the page's outgoing websocket frames
+// (across navigations of the tab).
+func (p *tab) recordSentFrames() *sentFrames {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		p.t.Fatalf("%s: network enable: %v", p.name, err)
+	}
+	f := &sentFrames{}
+	if err := chromedp.Listen(p.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventWebSocketFrameSent); ok && e.Response != nil {
+			f.mu.Lock()
+			f.frames = append(f.frames, string(e.Response.PayloadData))
+			f.mu.Unlock()
+		}
+	}); err != nil {
+		p.t.Fatalf("%s: listen: %v", p.name, err)
+	}
+	return f
+}
+
+// matching returns the frames that contain every one of parts.
+func (f *sentFrames) matching(parts ...string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, fr := range f.frames {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(fr, p)
+		}
+		if ok {
+			out = append(out, fr)
+		}
+	}
+	return out
 }
