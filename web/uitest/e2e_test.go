@@ -193,12 +193,26 @@ func TestLanguageSwitch(t *testing.T) {
 	if got := eval[string](dash, `document.querySelector('.need select[name=skill] option[value=crisis_intervention]').textContent`); !strings.Contains(strings.ToLower(got), "crisis") {
 		t.Errorf("skill option = %q, want the English skill name", got)
 	}
+	// No label of the page's own is left in Chinese (names and notes are
+	// data, the map's attribution is bilingual on purpose, and the switch
+	// names the other language).
+	if got := dash.hanText(`.topbar h1, #conn, #seq, #logout, .tabs, .mapbar, #legend, .map-label, #pane-new, .feed h2`); got != "" {
+		t.Errorf("untranslated dashboard labels: %q", got)
+	}
+	phone := openWorker(t, b, sc.srv.url(), sc.w1)
+	phone.click(`#lang`)
+	phone.waitFor("English worker page", `document.querySelector('#duty-label').textContent === 'Off duty'`, wait)
+	if got := phone.hanText(`.topbar h1, #conn, #duty-label, #position, #idle, #outbox`); got != "" {
+		t.Errorf("untranslated worker page labels: %q", got)
+	}
+
 	// The choice is remembered, and switching back restores Chinese.
 	dash.navigate(sc.srv.url() + "/")
 	dash.waitFor("English after reload", `document.querySelector('[data-tab=incidents]').textContent === 'Incidents'`, wait)
 	dash.click(`#lang`)
 	dash.waitFor("Chinese again", `document.querySelector('[data-tab=incidents]').textContent === '事件'`, wait)
 	dash.noPageErrors()
+	phone.noPageErrors()
 }
 
 // TestDashboardSurvivesRestart: the server is killed and started again on
@@ -504,4 +518,11 @@ func (f *sentFrames) matching(parts ...string) []string {
 		}
 	}
 	return out
+}
+
+// hanText returns the Chinese characters in the text of the elements sel
+// matches, "" when there are none.
+func (p *tab) hanText(sel string) string {
+	p.t.Helper()
+	return eval[string](p, fmt.Sprintf(`[...document.querySelectorAll(%q)].map((e) => e.innerText).join(' ').match(/\p{Script=Han}+/gu)?.join(' ') || ''`, sel))
 }

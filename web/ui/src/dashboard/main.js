@@ -71,6 +71,9 @@ async function main() {
     onStatus: showConn,
     onEvent: onEvent,
     onReset: resync,
+    // The credential expired or was revoked (close 4001, then a 401 for
+    // the ticket): ask for a new one instead of retrying for ever.
+    onAuthError: signOut,
   });
   stream.start();
 }
@@ -211,7 +214,7 @@ function renderLegend() {
   clear(
     $('#legend'),
     h('div.legend-title', {}, t('map.legend.available')),
-    h('div.legend-row', {}, [1, 2, 5, 10].map((n) => h('span.swatch', { style: `background:${hexColour(n)}` }, n === 10 ? '10+' : String(n)))),
+    h('div.legend-row', {}, [1, 2, 5, 10].map((n) => h('span.swatch', { style: `background:${hexColour(n)}`, class: n < 5 ? 'light' : '' }, n === 10 ? '10+' : String(n)))),
     h('div.legend-title', {}, t('map.legend.severity')),
     h('div.legend-row', {}, SEVERITIES.map((s) => h(`span.sev.sev-${s}`, { title: t(`sev.${s}`) }, s))),
     h('div.legend-row', {}, h('span.pulse-dot'), ' ', t('map.legend.unfilled')),

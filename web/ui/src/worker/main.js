@@ -6,7 +6,7 @@ import '../styles/base.css';
 import '../styles/worker.css';
 import { h, clear, $ } from '../dom.js';
 import { t, applyStatic, toggleLang, onLangChange } from '../i18n.js';
-import { signIn } from '../login.js';
+import { signIn, signOut } from '../login.js';
 import { showConn } from '../conn.js';
 import { Stream } from '../stream.js';
 import { workerView, serverNow } from '../api.js';
@@ -34,7 +34,10 @@ const local = { duty: null, states: new Map() };
 async function main() {
   applyStatic(document);
   $('#lang').addEventListener('click', toggleLang);
-  onLangChange(render);
+  onLangChange(() => {
+    showConn(stream?.status || 'connecting');
+    render();
+  });
   showConn('connecting');
   me = await signIn($('#login'));
   outbox = new Outbox(`dispatch.outbox.${me.worker_id}`, { onChange: renderOutbox });
@@ -63,6 +66,9 @@ async function main() {
       stream.resetTo(model.seq);
     },
     onMessage: onServerMessage,
+    // A revoked or expired credential: sign in again. Queued answers stay
+    // in localStorage and go out once a valid credential is given.
+    onAuthError: signOut,
   });
   stream.start();
   $('#duty').addEventListener('change', (e) => setDuty(e.target.checked));
