@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -525,4 +526,41 @@ func (f *sentFrames) matching(parts ...string) []string {
 func (p *tab) hanText(sel string) string {
 	p.t.Helper()
 	return eval[string](p, fmt.Sprintf(`[...document.querySelectorAll(%q)].map((e) => e.innerText).join(' ').match(/\p{Script=Han}+/gu)?.join(' ') || ''`, sel))
+}
+
+// TestDashboardReloadsAfterReset: the server comes back with a log that
+// does not reach the page's sequence (its store was restored from before
+// the page's last event). The server says so with a reset; the page
+// reloads the snapshot, drops what the server no longer has, and applies
+// the events that follow although their sequence numbers are below the
+// ones it saw before.
+func TestDashboardReloadsAfterReset(t *testing.T) {
+	requireBuiltUI(t)
+	sc := newScene(t, false)
+	b := newBrowser(t)
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
+	for _, p := range [][2]float64{{39.05, 115.87}, {39.486, 115.974}, {38.883, 115.5}} {
+		sc.createIncident(p[0], p[1], "III", "elderly_care", "none", "")
+	}
+	dash.waitFor("three incidents", `document.querySelectorAll('.incident-list li').length === 3`, wait)
+	before := seqOf(dash)
+
+	sc.srv.kill()
+	if err := os.Remove(filepath.Join(sc.srv.dir, "data", "dispatch.db")); err != nil {
+		t.Fatal(err) // the credentials file stays: the tokens still work
+	}
+	sc.srv.start()
+	first := sc.createIncident(39.538, 116.684, "II", "elderly_care", "none", "") // Langfang
+	dash.waitFor("snapshot reloaded", fmt.Sprintf(`document.querySelectorAll('.incident-list li').length === 1 && document.querySelector('.incident-list li[data-incident=%q]')`, first.ID), 30*time.Second)
+	dash.waitFor("online", `document.querySelector('#conn').dataset.state === 'online'`, wait)
+
+	second := sc.createIncident(39.631, 118.18, "I", "elderly_care", "none", "") // Tangshan
+	dash.waitFor("event after the reset applied", fmt.Sprintf(`document.querySelector('.incident-list li[data-incident=%q]')`, second.ID), wait)
+	logged := sc.events(0)
+	last := logged[len(logged)-1].Seq
+	if last >= before {
+		t.Fatalf("server's log reached seq %d, want below the page's %d for this test to mean anything", last, before)
+	}
+	dash.waitFor("page at the server's sequence", fmt.Sprintf(`Number(document.body.dataset.seq) === %d`, last), wait)
+	dash.noPageErrors()
 }

@@ -124,7 +124,11 @@ export class Stream {
         return;
       }
       case 'reset':
-      case 'truncated':
+        // The log does not reach back to lastSeq (trimmed, or the server's
+        // log is behind the page's, as after a restore). Events from here
+        // on follow the server's head; the page reloads a snapshot and
+        // applies those past its last_seq.
+        if (Number.isFinite(msg.seq)) this.lastSeq = msg.seq;
         this.h.onReset?.(msg);
         return;
       default:

@@ -126,6 +126,8 @@ async function resync() {
   const after = model.seq;
   const backlog = held;
   held = null;
+  // The stream moved to the server's head at the reset and past it for
+  // every held event; the snapshot is at or past that head.
   stream.resetTo(Math.max(after, stream.lastSeq));
   for (const ev of backlog) if (ev.seq > after) onEvent(ev);
   showConn(stream.status);

@@ -62,6 +62,9 @@ async function main() {
       render();
     },
     onReset: async () => {
+      // Events seen before the reset may belong to a log the server no
+      // longer has; only those from now on go on top of the new view.
+      recent.length = 0;
       await loadView();
       stream.resetTo(model.seq);
     },
