@@ -311,6 +311,7 @@ func TestBusyDesk(t *testing.T) {
 	b := newBrowser(t)
 	phone := openWorker(t, b, sc.srv.url(), sc.w1)
 	goOnDuty(phone, sc.srv.url(), 39.72, 116.22) // Daxing, north-east of Zhuozhou
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
 
 	notes := "转移安置点需要社工支援"
 	zhuozhou := sc.createIncident(39.486, 115.974, "I", "crisis_intervention", "assistant", notes) // w1 gets it
@@ -319,7 +320,6 @@ func TestBusyDesk(t *testing.T) {
 	sc.createIncident(40.767, 114.886, "IV", "community_mobilisation", "none", notes)              // Zhangjiakou
 
 	phone.waitFor("offer", `!document.querySelector('#offer').hidden`, wait)
-	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
 	dash.waitFor("four incidents", `document.querySelectorAll('.incident-list li').length === 4`, wait)
 	dash.waitFor("unfilled incident pulses", `document.querySelector('.leaflet-marker-icon.incident.sev-II.unfilled .badge')`, wait)
 	dash.waitFor("unfilled row", `document.querySelector('.incident-list li.has-unfilled .unfilled-badge')`, wait)
@@ -367,6 +367,13 @@ func TestBusyDesk(t *testing.T) {
 		dash.screenshot(filepath.Join(*screenshotDir, "dashboard-incident.png"))
 		phone.screenshot(filepath.Join(*screenshotDir, "worker-assignment.png"))
 	}
+
+	// A dashboard opened now draws the same from the snapshot alone.
+	dash.navigate(sc.srv.url() + "/")
+	dash.waitFor("online after reload", `document.querySelector('#conn')?.dataset.state === 'online'`, wait)
+	dash.waitFor("incidents from the snapshot", `document.querySelectorAll('.leaflet-marker-icon.incident').length === 4`, wait)
+	dash.waitFor("unfilled from the snapshot", `document.querySelector('.leaflet-marker-icon.incident.sev-II.unfilled .badge')`, wait)
+	dash.waitFor("lines from the snapshot", `document.querySelectorAll('path.assign-line.state-accepted, path.assign-line.state-en_route').length === 2`, wait)
 	dash.noPageErrors()
 	phone.noPageErrors()
 }
