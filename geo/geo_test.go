@@ -3,7 +3,10 @@ package geo
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/uber/h3-go/v4"
 )
 
 var validateCases = []struct {
@@ -142,5 +145,39 @@ func TestDistanceMeters(t *testing.T) {
 				t.Errorf("reverse: got %.6f, want %.6f", back, got)
 			}
 		})
+	}
+}
+
+// TestDistanceMatchesIndependentFormula compares DistanceMeters (haversine
+// with the angle-sum cosine and a series sine) with h3's own great-circle
+// distance, scaled to our radius, over short and long pairs.
+func TestDistanceMatchesIndependentFormula(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 100_000 {
+		a := genPoint(r, 5)
+		b := genPoint(r, 5)
+		if i%2 == 0 {
+			b = moveBy(r, a, 10_000*r.Float64())
+		}
+		got := DistanceMeters(a, b)
+		want := h3.GreatCircleDistanceRads(h3.LatLng{Lat: a.Lat, Lng: a.Lng}, h3.LatLng{Lat: b.Lat, Lng: b.Lng}) * EarthRadiusMeters
+		if math.Abs(got-want) > 1e-9*want+1e-6 {
+			t.Fatalf("%v to %v: got %.9f, want %.9f", a, b, got, want)
+		}
+	}
+}
+
+func TestSinHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 1_000_000 {
+		x := (r.Float64()*2 - 1) * math.Pow(2, -30*r.Float64()) // many scales up to 1
+		if r.IntN(10) == 0 {
+			x *= 7
+		}
+		got, want := sinHalf(x), math.Sin(x/2)
+		ulp := math.Nextafter(math.Abs(want), 2) - math.Abs(want)
+		if math.Abs(got-want) > 2*ulp {
+			t.Fatalf("sinHalf(%g): got %.17g, want %.17g", x, got, want)
+		}
 	}
 }

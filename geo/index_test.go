@@ -601,13 +601,44 @@ func TestHavLowerBound(t *testing.T) {
 			b = Point{Lat: math.Copysign(90-r.Float64()*1e-3, a.Lat), Lng: r.Float64()*360 - 180}
 		}
 		s := searcher{o: newOrigin(a)}
-		s.sinLat = math.Abs(math.Sin(s.o.lat))
+		s.sinLat = math.Abs(s.o.sinLat)
 		lb := s.havLowerBound(b)
-		sLat := math.Sin((b.Lat*degToRad - s.o.lat) / 2)
-		sLng := math.Sin((b.Lng - a.Lng) * degToRad / 2)
-		exact := sLat*sLat + s.o.cosLat*math.Cos(b.Lat*degToRad)*sLng*sLng
+		exact := s.o.hav(b)
 		if lb > exact*(1+1e-12)+1e-300 {
 			t.Fatalf("%v to %v: got bound %g, want <= exact %g", a, b, lb, exact)
 		}
+	}
+}
+
+// TestTiesAfterRounding covers what random data almost never produces: two
+// workers with different haversine terms but the same distance once
+// rounded. Brute force ranks them by ID, so must Nearest.
+func TestTiesAfterRounding(t *testing.T) {
+	h1 := 1e-6
+	for metersOf(h1) != metersOf(math.Nextafter(h1, 1)) {
+		h1 = math.Nextafter(h1, 1)
+	}
+	h2 := math.Nextafter(h1, 1)
+	tests := []struct {
+		name string
+		hits []hit
+		k    int
+		want []Neighbor
+	}{
+		{"smaller term, larger id first", []hit{{h1, 2}, {h2, 1}}, 1, []Neighbor{{1, metersOf(h1)}}},
+		{"larger term first", []hit{{h2, 1}, {h1, 2}}, 1, []Neighbor{{1, metersOf(h1)}}},
+		{"both kept", []hit{{h1, 2}, {h2, 1}}, 2, []Neighbor{{1, metersOf(h1)}, {2, metersOf(h1)}}},
+		{"beyond the band dropped", []hit{{h1, 2}, {h1 * 1.01, 1}}, 1, []Neighbor{{2, metersOf(h1)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &searcher{k: tt.k, band: math.Inf(1), limit: math.Inf(1), limLo: math.Inf(1), limHi: math.Inf(1)}
+			for _, x := range tt.hits {
+				s.offer(x)
+			}
+			if got := s.appendResult(nil); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -32,18 +32,13 @@ func (ix *Index) Nearest(p Point, k int, f Filter, dst []Neighbor) ([]Neighbor, 
 	ix.mu.RLock()
 	s.run(ix, p, k, f)
 	ix.mu.RUnlock()
-	slices.SortFunc(s.res, func(a, b Neighbor) int {
-		if c := cmp.Compare(a.Meters, b.Meters); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	dst = append(dst, s.res...)
+	dst = s.appendResult(dst)
 	// Drop what points into the index and the caller's closure, so a
 	// pooled searcher keeps neither alive.
 	s.f = Filter{}
 	clear(s.open[:cap(s.open)])
 	clear(s.later[:cap(s.later)])
+	s.near = s.near[:0]
 	searchers.Put(s)
 	return dst, nil
 }
@@ -56,17 +51,33 @@ type cand struct {
 	k   *kid
 }
 
+// hit is a worker that passed every test, ranked by its haversine term h:
+// the distance is a monotone function of h, computed (an arcsine) only for
+// the final few.
+type hit struct {
+	h  float64
+	id ID
+}
+
 type searcher struct {
 	q      vec3
 	o      origin
 	f      Filter
 	k      int
-	limit  float64 // MaxMeters, or +Inf
-	boundC float64 // chord beyond which nothing can enter the result
-	boundS float64 // the same bound as a haversine term, for workers
 	sinLat float64 // |sin| of the query latitude
+	limit  float64 // MaxMeters, or +Inf
+	// Workers with a term below limLo are within MaxMeters, above limHi
+	// beyond it; in between the distance itself decides.
+	limLo, limHi float64
+	// Once k hits are held, band is the largest term that can still tie
+	// with the k-th after rounding: workers up to it are kept in near.
+	band   float64
+	boundC float64 // chord beyond which no cell can hold a candidate
+	boundS float64 // the same bound as a haversine term, for workers
 	open   []cand  // min-heap on key, all keys <= horizon
 	later  []cand  // cells beyond the horizon, unordered
+	hits   []hit   // max-heap on (h, id) of the k best terms
+	near   []hit   // candidates displaced from hits or tied within band
 	res    []Neighbor
 	// horizon is a chord radius: cells farther are parked in later rather
 	// than queued. Most cells weighed before the k-th distance is known
@@ -83,19 +94,33 @@ var (
 	horizonGrowth = 4.0
 )
 
-// Rounding margin of the pruning bound: prune only cells farther than the
-// k-th distance plus this. Haversine error is below a millimetre except
-// near antipodes (about 0.1 m), so 1 m never prunes a tie.
+// Ranking on the haversine term is exact once ties are handled: a term
+// larger by the relative tieBand gives a larger distance by far more than
+// rounding, so only workers within the band of the k-th term can tie with
+// it after the arcsine, and those are all kept until the end.
+const tieBand = 1e-9
+
+func above(h float64) float64 {
+	if hi := h * (1 + tieBand); hi < 1 {
+		return hi
+	}
+	return math.Inf(1) // near the antipode the arcsine flattens: keep all
+}
+
+// Rounding margin of the pruning bound, in metres: prune only cells
+// farther than the band plus this. Chord and haversine errors are below a
+// micrometre, so 1 m never prunes a candidate.
 const boundSlackMeters = 1
 
-func (s *searcher) setBound(m float64) {
-	a := (m + boundSlackMeters + m*1e-9) / EarthRadiusMeters
-	if a >= math.Pi || math.IsInf(m, 1) {
+// setBound prunes cells and workers beyond the term hb (or nothing when
+// hb is infinite).
+func (s *searcher) setBound(hb float64) {
+	c := 2*math.Sqrt(hb) + boundSlackMeters/EarthRadiusMeters
+	if math.IsInf(hb, 1) || c >= 2 {
 		s.boundC, s.boundS = math.Inf(1), math.Inf(1)
 		return
 	}
-	h := math.Sin(a / 2)
-	s.boundC, s.boundS = 2*h, h*h
+	s.boundC, s.boundS = c, c*c/4
 }
 
 // havLowerBound is a cheap lower bound on the haversine term that
@@ -119,13 +144,16 @@ func (s *searcher) havLowerBound(b Point) float64 {
 
 func (s *searcher) run(ix *Index, p Point, k int, f Filter) {
 	s.q, s.o, s.f, s.k = toVec(p), newOrigin(p), f, k
-	s.sinLat = math.Abs(math.Sin(s.o.lat))
-	s.limit = math.Inf(1)
-	if f.MaxMeters > 0 {
-		s.limit = f.MaxMeters
+	s.sinLat = math.Abs(s.o.sinLat)
+	s.limit, s.limLo, s.limHi = math.Inf(1), math.Inf(1), math.Inf(1)
+	if a := f.MaxMeters / (2 * EarthRadiusMeters); f.MaxMeters > 0 && a < math.Pi/2 {
+		h := math.Sin(a)
+		h *= h
+		s.limit, s.limLo, s.limHi = f.MaxMeters, h*(1-tieBand), above(h)
 	}
-	s.setBound(s.limit)
-	s.open, s.later, s.res = s.open[:0], s.later[:0], s.res[:0]
+	s.band = math.Inf(1)
+	s.setBound(s.limHi)
+	s.open, s.later, s.hits, s.near = s.open[:0], s.later[:0], s.hits[:0], s.near[:0]
 	s.horizon = firstHorizon
 	s.considerAll(ix.roots)
 	for {
@@ -144,36 +172,38 @@ func (s *searcher) run(ix *Index, p Point, k int, f Filter) {
 			return
 		}
 		s.horizon *= horizonGrowth
+		// Filter the parked cells in place: consider appends at most one
+		// for each one read, never ahead of the reader.
 		parked := s.later
 		s.later = s.later[:0]
 		for _, c := range parked {
-			s.queue(c)
+			s.consider(c.k, c.key)
 		}
 	}
 }
 
-// queue puts a cell in the heap, among the parked ones, or nowhere if the
-// bound already rules it out.
-func (s *searcher) queue(c cand) {
-	switch {
-	case c.key > s.boundC:
-	case c.key > s.horizon:
-		s.later = append(s.later, c)
-	default:
-		s.push(c)
-	}
-}
-
-// considerAll queues the cells that neither their bound nor their summary
-// rules out.
+// considerAll weighs a cell's children: each is dropped if its summary or
+// bound rules it out, parked beyond the horizon, or queued. Comparing
+// squared chords spares a square root for the many that are not queued.
 func (s *searcher) considerAll(kids []kid) {
 	for i := range kids {
 		k := &kids[i]
-		if !s.f.mayMatch(&k.sum) {
-			continue
+		if s.f.mayMatch(&k.sum) {
+			s.consider(k, s.q.chord2(k.c))
 		}
-		s.queue(cand{math.Sqrt(s.q.chord2(k.c)) - k.rc, k})
 	}
+}
+
+// consider takes a cell at squared chord d2 from the query point.
+func (s *searcher) consider(k *kid, d2 float64) {
+	if t := s.boundC + k.rc; d2 > t*t {
+		return
+	}
+	if t := s.horizon + k.rc; d2 > t*t {
+		s.later = append(s.later, cand{d2, k}) // parked with d2 as key
+		return
+	}
+	s.push(cand{math.Sqrt(d2) - k.rc, k})
 }
 
 func (s *searcher) scan(ents []entry) {
@@ -187,39 +217,40 @@ func (s *searcher) scan(ents []entry) {
 		if h > s.boundS {
 			continue
 		}
-		d := metersOf(h)
-		if d > s.limit {
+		if h > s.limLo && (h > s.limHi || metersOf(h) > s.limit) {
 			continue
 		}
-		full := len(s.res) == s.k
-		if full && worse(Neighbor{e.id, d}, s.res[0]) {
-			continue
-		}
-		if f.Accept != nil && !f.Accept(e.id) {
-			continue
-		}
-		s.add(Neighbor{e.id, d}, full)
+		s.offer(hit{h, e.id})
 	}
 }
 
-// worse orders neighbours by distance, then ID.
-func worse(a, b Neighbor) bool {
-	return a.Meters > b.Meters || a.Meters == b.Meters && a.ID > b.ID
-}
+// worse orders hits by term, then ID.
+func (a hit) worse(b hit) bool { return a.h > b.h || a.h == b.h && a.id > b.id }
 
-// add keeps res as a max-heap of the k best so far; once full, the worst of
-// them bounds the search.
-func (s *searcher) add(n Neighbor, full bool) {
-	h := s.res
+// offer keeps x if it is among the k best terms so far or ties within the
+// band, asking Accept first.
+func (s *searcher) offer(x hit) {
+	h := s.hits
+	full := len(h) == s.k
+	if full && x.worse(h[0]) {
+		if x.h > s.band || s.f.Accept != nil && !s.f.Accept(x.id) {
+			return
+		}
+		s.near = append(s.near, x)
+		return
+	}
+	if s.f.Accept != nil && !s.f.Accept(x.id) {
+		return
+	}
 	if full {
-		h[0] = n
-		i := 0
-		for {
+		s.near = append(s.near, h[0])
+		h[0] = x
+		for i := 0; ; {
 			l, m := 2*i+1, i
-			if l < len(h) && worse(h[l], h[m]) {
+			if l < len(h) && h[l].worse(h[m]) {
 				m = l
 			}
-			if r := l + 1; r < len(h) && worse(h[r], h[m]) {
+			if r := l + 1; r < len(h) && h[r].worse(h[m]) {
 				m = r
 			}
 			if m == i {
@@ -229,20 +260,38 @@ func (s *searcher) add(n Neighbor, full bool) {
 			i = m
 		}
 	} else {
-		h = append(h, n)
+		h = append(h, x)
 		for i := len(h) - 1; i > 0; {
 			p := (i - 1) / 2
-			if !worse(h[i], h[p]) {
+			if !h[i].worse(h[p]) {
 				break
 			}
 			h[i], h[p] = h[p], h[i]
 			i = p
 		}
-		s.res = h
+		s.hits = h
 	}
 	if len(h) == s.k {
-		s.setBound(min(h[0].Meters, s.limit))
+		s.band = above(h[0].h)
+		s.setBound(min(s.band, s.limHi))
 	}
+}
+
+// appendResult turns the hits and the tied candidates into distances,
+// ranks them by distance then ID and appends the first k to dst.
+func (s *searcher) appendResult(dst []Neighbor) []Neighbor {
+	r := s.res[:0]
+	for _, x := range s.hits {
+		r = append(r, Neighbor{x.id, metersOf(x.h)})
+	}
+	for _, x := range s.near {
+		if x.h <= s.band {
+			r = append(r, Neighbor{x.id, metersOf(x.h)})
+		}
+	}
+	sortNeighbors(r)
+	s.res = r
+	return append(dst, r[:min(len(r), s.k)]...)
 }
 
 func (s *searcher) push(c cand) {
@@ -280,4 +329,28 @@ func (s *searcher) pop() cand {
 	}
 	s.open = h
 	return top
+}
+
+// sortNeighbors sorts by distance, then ID; insertion sort for the usual
+// small k, where it beats a generic sort several times over.
+func sortNeighbors(r []Neighbor) {
+	if len(r) > 32 {
+		slices.SortFunc(r, func(a, b Neighbor) int {
+			if c := cmp.Compare(a.Meters, b.Meters); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		return
+	}
+	for i := 1; i < len(r); i++ {
+		for j := i; j > 0 && worse(r[j-1], r[j]); j-- {
+			r[j-1], r[j] = r[j], r[j-1]
+		}
+	}
+}
+
+// worse orders neighbours by distance, then ID.
+func worse(a, b Neighbor) bool {
+	return a.Meters > b.Meters || a.Meters == b.Meters && a.ID > b.ID
 }
