@@ -571,3 +571,26 @@ func TestDashboardReloadsAfterReset(t *testing.T) {
 	dash.waitFor("page at the server's sequence", fmt.Sprintf(`Number(document.body.dataset.seq) === %d`, last), wait)
 	dash.noPageErrors()
 }
+
+// TestRevokedCredential: an administrator revokes the desk's credential.
+// The server closes the dashboard's stream at its next heartbeat (4001)
+// and refuses a new ticket; the page then asks for a credential instead
+// of retrying for ever, and forgets the revoked one.
+func TestRevokedCredential(t *testing.T) {
+	requireBuiltUI(t)
+	// A short heartbeat, so the server rechecks the credential soon.
+	sc := newSceneWith(t, false, map[string]any{"stream": map[string]any{"pong_wait": "2s"}})
+	tok, id := sc.srv.tokenID("-role", "coordinator", "-regions", "HE", "-name", "河北调度台")
+	sc.waitCredential(tok)
+	b := newBrowser(t)
+	dash := openDashboard(t, b, sc.srv.url(), tok)
+	if got := dash.text("#who"); !strings.Contains(got, "河北调度台") || strings.Contains(got, "北京") {
+		t.Errorf("who = %q, want the Hebei desk and its one region", got)
+	}
+	sc.srv.revoke(id)
+	dash.waitFor("sign-in asked for", `document.querySelector('#login').open && document.querySelector('#login input[name=token]')`, wait)
+	if got := eval[string](dash, `sessionStorage.getItem('dispatch.token') || ''`); got != "" {
+		t.Errorf("revoked token still kept by the page")
+	}
+	dash.noPageErrors()
+}

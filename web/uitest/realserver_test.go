@@ -85,13 +85,23 @@ func freeAddr(t *testing.T) string {
 // startRealServer runs dispatchd with its data in dir on addr.
 func startRealServer(t *testing.T, dir, addr string) *realServer {
 	t.Helper()
+	return startRealServerWith(t, dir, addr, nil)
+}
+
+// startRealServerWith is startRealServer with extra config file entries.
+func startRealServerWith(t *testing.T, dir, addr string, extra map[string]any) *realServer {
+	t.Helper()
 	s := &realServer{t: t, bin: dispatchdBinary(t), dir: dir, addr: addr, cfg: filepath.Join(dir, "dispatchd.json")}
 	policy, err := filepath.Abs(filepath.Join("..", "..", "configs", "policy.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := json.Marshal(map[string]any{"listen": addr, "data_dir": filepath.Join(dir, "data"), "demo": false,
-		"log_level": "warn", "policy_file": policy})
+	conf := map[string]any{"listen": addr, "data_dir": filepath.Join(dir, "data"), "demo": false,
+		"log_level": "warn", "policy_file": policy}
+	for k, v := range extra {
+		conf[k] = v
+	}
+	cfg, _ := json.Marshal(conf)
 	if err := os.WriteFile(s.cfg, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -179,4 +189,31 @@ func (s *realServer) token(args ...string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// tokenID issues a credential and also returns its id, for revoking it.
+func (s *realServer) tokenID(args ...string) (token, id string) {
+	s.t.Helper()
+	out, err := exec.Command(s.bin, append([]string{"token", "issue", "-config", s.cfg}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("token issue %v: %v\n%s", args, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "id:"); ok {
+			id = strings.TrimSpace(v)
+		}
+	}
+	if id == "" {
+		s.t.Fatalf("token issue %v: no id in %s", args, out)
+	}
+	return strings.TrimSpace(lines[len(lines)-1]), id
+}
+
+// revoke withdraws a credential with the CLI, as an administrator would.
+func (s *realServer) revoke(id string) {
+	s.t.Helper()
+	if out, err := exec.Command(s.bin, "token", "revoke", "-config", s.cfg, id).CombinedOutput(); err != nil {
+		s.t.Fatalf("token revoke %s: %v\n%s", id, err, out)
+	}
 }

@@ -41,7 +41,13 @@ var namedWorkers = []map[string]any{
 // the scenarios make to w1.
 func newScene(t *testing.T, background bool) *scene {
 	t.Helper()
-	srv := startRealServer(t, t.TempDir(), freeAddr(t))
+	return newSceneWith(t, background, nil)
+}
+
+// newSceneWith is newScene with extra entries for the server's config.
+func newSceneWith(t *testing.T, background bool, config map[string]any) *scene {
+	t.Helper()
+	srv := startRealServerWith(t, t.TempDir(), freeAddr(t), config)
 	sc := &scene{t: t, srv: srv}
 	sc.admin = srv.token("-role", "administrator", "-name", "管理员")
 	sc.coord = srv.token("-role", "coordinator", "-name", "联合调度台")
