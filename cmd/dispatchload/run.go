@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/jjj-social-work/dispatch/web"
@@ -23,8 +24,8 @@ type options struct {
 	url, dataDir, tokens string
 	load                 sim.LoadOptions
 	tokenTTL, maxTime    time.Duration
-	json                 bool
-	logLevel             string
+	json, prepare        bool
+	logLevel, cpuProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -44,7 +45,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of issued credentials")
 	fs.DurationVar(&o.maxTime, "max-time", 30*time.Minute, "hard bound on the whole run, setup included")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.prepare, "prepare", false, "only issue the run's credentials into the data dir (and the -tokens file), then exit")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile here")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -80,6 +83,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.prepare {
+		n, err := sim.PrepareLoadCredentials(ctx, sim.LoadOptions{Workers: o.load.Workers, Coordinators: o.load.Coordinators,
+			Rate: o.load.Rate, Duration: o.load.Duration, Seed: o.load.Seed,
+			Issuer: sim.CachedCredentialsIssuer(creds, o.tokenTTL, o.tokens)})
+		if err == nil {
+			fmt.Fprintf(stdout, "%d credentials ready in %s\n", n, o.tokens)
+		}
+		return err
+	}
 	admin, retire, err := adminToken(creds)
 	if err != nil {
 		return err
@@ -89,7 +101,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	o.load.AdminToken, o.load.Logger = admin, logger
 	o.load.Issuer = sim.CachedCredentialsIssuer(creds, o.tokenTTL, o.tokens)
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	rep, err := sim.RunLoad(ctx, o.load)
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -107,6 +124,22 @@ func adminToken(creds *web.Credentials) (string, func(), error) {
 		return "", nil, fmt.Errorf("issue admin token: %w", err)
 	}
 	return tok, func() { _ = creds.Revoke(cr.ID) }, nil
+}
+
+// startProfile profiles the tool itself (is the tool the bottleneck?).
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func printReport(w io.Writer, rep *sim.LoadReport, asJSON bool) error {

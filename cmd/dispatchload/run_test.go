@@ -21,7 +21,7 @@ func TestTinyRun(t *testing.T) {
 	defer cancel()
 	var out, errs bytes.Buffer
 	args := []string{"-url", srv.URL, "-data-dir", srv.Dir, "-workers", "50", "-coordinators", "5",
-		"-rate", "20", "-duration", "2s", "-settle", "100ms", "-json", "-log-level", "warn"}
+		"-rate", "20", "-duration", "1s", "-settle", "100ms", "-json", "-log-level", "warn"}
 	if err := run(ctx, args, &out, &errs); err != nil {
 		t.Fatalf("run: %v\n%s", err, errs.String())
 	}

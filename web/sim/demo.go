@@ -67,7 +67,9 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 		}
 		return fmt.Errorf("demo: %w", err)
 	}
+	stop := progress(ctx, s, o.Logger)
 	err = s.Wait()
+	stop()
 	st := s.Stats()
 	o.Logger.Info("demo stopped", "incidents", st.IncidentsLogged, "staffed", st.IncidentsStaffed,
 		"mutual_aid", st.MutualAid, "lost", st.Lost, "duplicated", st.Duplicated)
@@ -75,6 +77,30 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil
+}
+
+// progress logs the demo's totals every minute until ctx ends or the
+// returned function is called.
+func progress(ctx context.Context, s *Sim, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st := s.Stats()
+				log.Info("demo progress", "incidents", st.IncidentsLogged, "staffed", st.IncidentsStaffed,
+					"closed", st.IncidentsClosed, "offers", st.Offers, "accepted", st.Accepted,
+					"mutual_aid", st.MutualAid, "unfilled", st.Unfilled)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (o DemoOptions) scenario() (*Scenario, error) {

@@ -26,8 +26,8 @@ type Issuer interface {
 
 // CredentialsIssuer issues through the credentials file the server reads,
 // as `dispatchd token issue` does; the server notices new credentials
-// within a second. Each one rewrites the file, so it suits hundreds of
-// simulated clients, not tens of thousands.
+// within a second. Issued one by one, each rewrites the whole file, so
+// thousands take minutes; a credentials file with IssueMany takes one write.
 func CredentialsIssuer(c *web.Credentials, ttl time.Duration) Issuer {
 	return credentialsIssuer{c: c, ttl: ttl}
 }
@@ -37,7 +37,24 @@ type credentialsIssuer struct {
 	ttl time.Duration
 }
 
+// bulkCredentials is a credentials file that can issue many credentials
+// in one write; Issue uses it when the server's credentials offer it.
+type bulkCredentials interface {
+	IssueMany(reqs []web.IssueRequest) ([]string, error)
+}
+
 func (ci credentialsIssuer) Issue(ctx context.Context, reqs []TokenRequest) ([]string, error) {
+	if bulk, ok := any(ci.c).(bulkCredentials); ok {
+		in := make([]web.IssueRequest, len(reqs))
+		for i, r := range reqs {
+			in[i] = web.IssueRequest{Name: r.Name, Role: r.Role, Regions: r.Regions, WorkerID: r.WorkerID, TTL: ci.ttl}
+		}
+		toks, err := bulk.IssueMany(in)
+		if err != nil {
+			return nil, fmt.Errorf("issue credentials: %w", err)
+		}
+		return toks, nil
+	}
 	out := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		if err := ctx.Err(); err != nil {

@@ -40,8 +40,8 @@ type LoadOptions struct {
 	// Positions, if set, has every worker share its position this often
 	// during the drive (PRODUCT §7 asks for every 30 s).
 	Positions time.Duration
-	// Settle is how long idle connections sit before memory is read;
-	// default 3 s.
+	// Settle is how long idle connections sit before memory is read
+	// (three samples, a third of it apart, before and after); default 3 s.
 	Settle time.Duration
 	Seed   uint64
 	Logger *slog.Logger
@@ -82,16 +82,17 @@ func (o *LoadOptions) check() error {
 
 // loadRun is one run's state.
 type loadRun struct {
-	o       LoadOptions
-	hc      *http.Client
-	admin   *apiClient
-	dialer  *websocket.Dialer
-	rec     *recorder
-	workers []*loadWorker
-	desks   []*loadDesk
-	ready   atomic.Int64
-	errs    atomic.Int64
-	report  LoadReport
+	o          LoadOptions
+	hc         *http.Client
+	admin      *apiClient
+	dialer     *websocket.Dialer // workers': small buffers, they get few events
+	deskDialer *websocket.Dialer // desks': larger reads, they get every event
+	rec        *recorder
+	workers    []*loadWorker
+	desks      []*loadDesk
+	ready      atomic.Int64
+	errs       atomic.Int64
+	report     LoadReport
 }
 
 // RunLoad connects the workers and desks, measures the server's memory
@@ -118,11 +119,30 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadReport, error) {
 	return &r.report, nil
 }
 
+// PrepareLoadCredentials issues (or finds still valid) the credentials a
+// load run of this size and seed will use, without contacting the server:
+// issuing ten thousand one by one takes minutes, better done once ahead.
+func PrepareLoadCredentials(ctx context.Context, o LoadOptions) (int, error) {
+	if err := o.Validate(); err != nil {
+		return 0, fmt.Errorf("prepare credentials: %w", err)
+	}
+	if o.Issuer == nil {
+		return 0, errors.New("prepare credentials: an issuer is required")
+	}
+	reqs := loadTokenRequests(loadTeam(o.Workers, o.Seed), o.Coordinators)
+	if _, err := o.Issuer.Issue(ctx, reqs); err != nil {
+		return 0, fmt.Errorf("prepare credentials: %w", err)
+	}
+	return len(reqs), nil
+}
+
 func newLoadRun(o LoadOptions) *loadRun {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		Proxy: nil, MaxIdleConnsPerHost: loadIntakeParallel * 2, MaxConnsPerHost: loadIntakeParallel * 2}}
 	return &loadRun{o: o, hc: hc, admin: newAPIClient(o.BaseURL, o.AdminToken, hc), rec: newRecorder(o.Coordinators),
 		dialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512,
+			WriteBufferPool: newWritePool()},
+		deskDialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 512,
 			WriteBufferPool: newWritePool()},
 		report: LoadReport{Target: o.BaseURL, Workers: o.Workers, Coordinators: o.Coordinators,
 			Rate: o.Rate, Duration: o.Duration}}
@@ -153,7 +173,8 @@ func (r *loadRun) prepare(ctx context.Context) error {
 		return err
 	}
 	r.build(team, toks)
-	before, err := r.admin.settledMemory(ctx, 3, 500*time.Millisecond)
+	every := max(r.o.Settle/3, 50*time.Millisecond)
+	before, err := r.admin.settledMemory(ctx, 3, every)
 	if err != nil {
 		return err
 	}
@@ -166,7 +187,7 @@ func (r *loadRun) prepare(ctx context.Context) error {
 	if err := sleepCtx(ctx, r.o.Settle); err != nil {
 		return err
 	}
-	after, err := r.admin.settledMemory(ctx, 3, time.Second)
+	after, err := r.admin.settledMemory(ctx, 3, every)
 	if err != nil {
 		return err
 	}
@@ -250,6 +271,12 @@ func (r *loadRun) drive(ctx context.Context) error {
 	if err := r.onDuty(ctx); err != nil {
 		return err
 	}
+	before, _ := r.admin.scrapeMemory(ctx)
+	tool, start := ownCPU(), time.Now()
+	defer func() {
+		after, _ := r.admin.scrapeMemory(ctx)
+		r.report.setCPU(after.CPU-before.CPU, ownCPU()-tool, time.Since(start))
+	}()
 	dctx, cancel := context.WithTimeout(ctx, r.o.Duration)
 	defer cancel()
 	g, gctx := errgroup.WithContext(dctx)

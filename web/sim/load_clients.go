@@ -88,15 +88,24 @@ type loadDesk struct {
 	stream  *streamConn
 	rec     *recorder
 	ref     bool
-	index   map[string]int // worker id → index (shared, read-only)
-	refSeqs [][]uint64     // per worker (reference desk only)
+	index   map[string]int    // worker id → index (shared, read-only)
+	refSeqs [][]uint64        // per worker (reference desk only)
+	types   map[string]uint64 // events by type (reference desk only)
 }
 
 func (d *loadDesk) onEvent(h eventHead, _ []byte) {
 	if string(h.Type) == dispatch.EventAccepted {
 		d.rec.acceptSeen(h.AssignmentID, time.Now())
 	}
-	if d.ref && len(h.WorkerID) > 0 {
+	if !d.ref {
+		return
+	}
+	if n, ok := d.types[string(h.Type)]; ok {
+		d.types[string(h.Type)] = n + 1
+	} else {
+		d.types[string(h.Type)] = 1
+	}
+	if len(h.WorkerID) > 0 {
 		if i, ok := d.index[string(h.WorkerID)]; ok {
 			d.refSeqs[i] = append(d.refSeqs[i], h.Seq)
 		}

@@ -86,15 +86,19 @@ func (r *loadRun) build(team []dispatch.WorkerInput, toks []string) {
 	for i := range r.o.Coordinators {
 		d := &loadDesk{rec: r.rec, ref: i == 0, index: index}
 		if d.ref {
-			d.refSeqs = make([][]uint64, len(team))
+			d.refSeqs, d.types = make([][]uint64, len(team)), map[string]uint64{}
 		}
 		api := newAPIClient(r.o.BaseURL, toks[i], r.hc)
-		d.stream = newStreamConn(streamConfig{api: api, contiguous: true, dialer: r.dialer,
+		d.stream = newStreamConn(streamConfig{api: api, contiguous: true, dialer: r.deskDialer,
 			log: r.o.Logger, onEvent: d.onEvent})
 		r.desks = append(r.desks, d)
 	}
+	// The server remembers answers by (worker, message id): ids must not
+	// repeat an earlier run's, or it would answer from memory.
+	run := runPrefix()
 	for i, wi := range team {
-		w := &loadWorker{idx: i, id: wi.ID, home: *wi.Position, prefix: "l" + strconv.Itoa(i) + ".", rec: r.rec, ready: &r.ready, errs: &r.errs}
+		w := &loadWorker{idx: i, id: wi.ID, home: *wi.Position, prefix: run + strconv.Itoa(i) + ".",
+			rec: r.rec, ready: &r.ready, errs: &r.errs}
 		api := newAPIClient(r.o.BaseURL, toks[r.o.Coordinators+i], r.hc)
 		w.stream = newStreamConn(streamConfig{api: api, dialer: r.dialer, log: r.o.Logger,
 			onEvent: w.onEvent, onReply: w.onReply, onLive: w.onLive})
@@ -163,6 +167,7 @@ func (r *loadRun) sendIncident(ctx context.Context, k int) {
 	api := r.desks[k%len(r.desks)].stream.cfg.api
 	start := time.Now()
 	inc, err := api.createIncident(ctx, in)
+	r.rec.intakeReq.add(time.Since(start))
 	r.countSent()
 	if err != nil {
 		r.rec.intakeFailed()
@@ -195,7 +200,7 @@ func (r *loadRun) positions(ctx context.Context) error {
 		for ; sent < due; sent++ {
 			w := r.workers[sent%len(r.workers)]
 			p := offset(w.home, float64(sent%200), 0) // a short walk east and back
-			_ = w.stream.send(positionMessage("p"+strconv.Itoa(sent), p))
+			_ = w.stream.send(positionMessage(w.prefix+"p"+strconv.Itoa(sent), p))
 		}
 	}
 }

@@ -17,11 +17,12 @@ import (
 const (
 	metricRSS  = "process_resident_memory_bytes"
 	metricHeap = "go_memstats_heap_inuse_bytes"
+	metricCPU  = "process_cpu_seconds_total"
 )
 
-// memSample is the server's memory at one moment.
+// memSample is the server's memory (and CPU time so far) at one moment.
 type memSample struct {
-	RSS, Heap float64
+	RSS, Heap, CPU float64
 }
 
 // scrapeMemory reads the two memory gauges (administrator).
@@ -54,19 +55,23 @@ func parseMemory(b []byte) (memSample, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || (name != metricRSS && name != metricHeap) {
+		if !ok || (name != metricRSS && name != metricHeap && name != metricCPU) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
 		if err != nil {
 			return m, fmt.Errorf("parse %s: %w", name, err)
 		}
-		if name == metricRSS {
+		switch name {
+		case metricRSS:
 			m.RSS = v
-		} else {
+			found++
+		case metricHeap:
 			m.Heap = v
+			found++
+		case metricCPU:
+			m.CPU = v
 		}
-		found++
 	}
 	if found < 2 {
 		return m, fmt.Errorf("parse metrics: %w: want %s and %s", errNoMetric, metricRSS, metricHeap)

@@ -21,6 +21,7 @@ type recorder struct {
 	seed         maphash.Seed
 	unknownSeen  int
 	acceptToAll  latencies
+	intakeReq    latencies // the intake request's own round trip
 	intakeErrors int
 }
 

@@ -31,6 +31,9 @@ type LoadReport struct {
 	// acceptance to the event arriving at the last of all coordinators.
 	IntakeToOffer Percentiles `json:"intake_to_offer"`
 	AcceptToAll   Percentiles `json:"accept_to_all_coordinators"`
+	// IntakeRequest is the intake request's own round trip (the server
+	// answers once the incident and its first offers are durable).
+	IntakeRequest Percentiles `json:"intake_request"`
 	// AcceptsUnseen counts acceptances some coordinator never received.
 	AcceptsUnseen int `json:"accepts_unseen"`
 
@@ -40,6 +43,12 @@ type LoadReport struct {
 	HeapBefore, HeapAfter float64 `json:"-"`
 	RSSPerConn            float64 `json:"rss_bytes_per_connection"`
 	HeapPerConn           float64 `json:"heap_bytes_per_connection"`
+
+	// ServerCores and ToolCores are the CPU each used while driving and
+	// draining, in cores (CPU seconds per second): on a shared machine they
+	// say which side ran out.
+	ServerCores float64 `json:"server_cores"`
+	ToolCores   float64 `json:"tool_cores"`
 
 	Events uint64 `json:"events_received"`
 	// Lost counts events a stream should have had but did not get: gaps
@@ -51,6 +60,8 @@ type LoadReport struct {
 	Resets       uint64 `json:"resets"`
 	Reconnects   uint64 `json:"reconnects"`
 	WorkerErrors int64  `json:"worker_errors"`
+	// EventTypes counts what one coordinator received, by event type.
+	EventTypes map[string]uint64 `json:"event_types"`
 
 	endSeq uint64
 }
@@ -62,11 +73,20 @@ func (rep *LoadReport) setMemory(before, after memSample) {
 	rep.HeapPerConn = (after.Heap - before.Heap) / n
 }
 
+func (rep *LoadReport) setCPU(server float64, tool, wall time.Duration) {
+	if wall <= 0 {
+		return
+	}
+	rep.ServerCores = server / wall.Seconds()
+	rep.ToolCores = tool.Seconds() / wall.Seconds()
+}
+
 // finish totals the streams' counts once they have all stopped.
 func (r *loadRun) finish() {
 	rep := &r.report
 	rep.IntakeToOffer = percentiles(r.rec.toOffer)
 	rep.AcceptToAll = percentiles(r.rec.acceptToAll.d)
+	rep.IntakeRequest = percentiles(r.rec.intakeReq.d)
 	rep.Offers, rep.Unoffered = r.rec.offers, len(r.rec.intakeAt)
 	rep.IntakeErrors, rep.AcceptsUnseen = r.rec.intakeErrors, r.rec.unfinished()
 	rep.WorkerErrors = r.errs.Load()
@@ -77,6 +97,7 @@ func (r *loadRun) finish() {
 		}
 	}
 	ref := r.desks[0]
+	rep.EventTypes = ref.types
 	for i, w := range r.workers {
 		rep.addStream(&w.stream.stats)
 		rep.Lost += missing(ref.refSeqs[i], w.seqs, w.start, rep.endSeq)
@@ -108,8 +129,11 @@ func (rep *LoadReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "incidents: %d sent, %d failed, %d behind schedule; %d offers, %d incidents never offered\n",
 		rep.IncidentsSent, rep.IntakeErrors, rep.Behind, rep.Offers, rep.Unoffered)
 	fmt.Fprintf(w, "intake → offer at the worker:        %s\n", pct(rep.IntakeToOffer))
+	fmt.Fprintf(w, "intake request round trip:          %s\n", pct(rep.IntakeRequest))
 	fmt.Fprintf(w, "acceptance → all %d coordinators: %s (%d never reached all)\n",
 		rep.Coordinators, pct(rep.AcceptToAll), rep.AcceptsUnseen)
+	fmt.Fprintf(w, "CPU while driving: server %.2f cores, this tool %.2f cores\n", rep.ServerCores, rep.ToolCores)
+	fmt.Fprintf(w, "one coordinator's events by type: %v\n", rep.EventTypes)
 	fmt.Fprintf(w, "events received %d: lost %d, duplicated %d, resets %d, reconnects %d, worker errors %d\n",
 		rep.Events, rep.Lost, rep.Duplicated, rep.Resets, rep.Reconnects, rep.WorkerErrors)
 }

@@ -118,10 +118,16 @@ type env struct {
 	ids    string // message id prefix of this run
 }
 
-func (o Options) newEnv(c *counters) *env {
+// runPrefix starts the message ids of one run: the server remembers its
+// answers by (worker, id), so a new run must not reuse an old run's ids.
+func runPrefix() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return &env{o: o, stats: c, book: newBook(), speed: scale(o.Speed), ids: hex.EncodeToString(b[:]) + "-",
+	return hex.EncodeToString(b[:]) + "-"
+}
+
+func (o Options) newEnv(c *counters) *env {
+	return &env{o: o, stats: c, book: newBook(), speed: scale(o.Speed), ids: runPrefix(),
 		dialer: &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1024,
 			WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}}}
 }
