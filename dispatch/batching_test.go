@@ -23,6 +23,8 @@ func TestJointBatchBeatsGreedy(t *testing.T) {
 		t.Fatalf("got %q, want tj offered at once", got)
 	}
 	b := r.incident(offset(dongcheng, 4, 0), dispatch.SeverityIII, 1)
+	// Ids order incidents of one millisecond at random: make B come first.
+	r.clock.Advance(time.Millisecond)
 	c := r.incident(offset(dongcheng, -1, 0), dispatch.SeverityIII, 1)
 	if !b.Slots[0].Queued || !c.Slots[0].Queued || r.offeredTo(b.ID, 0) != "" {
 		t.Fatalf("got slots %+v %+v, want both queued for the batch", b.Slots[0], c.Slots[0])

@@ -7,6 +7,7 @@ package dispatch
 
 import (
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,13 @@ type Engine struct {
 	lastSeq     uint64
 	lastWait    func(context.Context) error // durability of the latest commit
 	broken      error
+
+	// Several nodes (shared is nil on a store with one writer; see shared.go).
+	shared    SharedStore
+	sums      map[recordKey][sha1.Size]byte // each record's hash as this node last saw it
+	own       map[uint64]struct{}           // seqs committed here, until the feed passes them
+	fed       uint64                        // last seq applied from the feed (or loaded)
+	following bool                          // the feed runs: it, not commits, moves lastSeq
 }
 
 // wstate is a worker as the engine holds it: the record plus what the
@@ -92,11 +100,10 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	e := &Engine{
 		store: o.Store, pol: DefaultPolicy(), clock: o.Clock, eta: o.ETA, log: o.Logger,
 		index: geo.NewIndex(), wake: make(chan struct{}, 1),
-		workers: make(map[string]*wstate), incidents: make(map[string]*Incident),
-		assignments: make(map[string]*Assignment), byWorker: make(map[string][]string),
-		byIncident: make(map[string][]string), offers: make(map[string]time.Time),
-		waiting: make(map[slotRef]struct{}), lastWait: func(context.Context) error { return nil },
+		lastWait: func(context.Context) error { return nil },
 	}
+	e.shared, _ = o.Store.(SharedStore)
+	e.resetMemory()
 	if o.Policy != nil {
 		e.pol = clonePolicy(*o.Policy)
 	}
@@ -138,6 +145,21 @@ func clonePolicy(p Policy) Policy {
 // Policy returns the engine's policy.
 func (e *Engine) Policy() Policy { return clonePolicy(e.pol) }
 
+// resetMemory empties the engine's state and its index, before a load.
+func (e *Engine) resetMemory() {
+	for _, w := range e.byGID {
+		e.index.Remove(w.gid)
+	}
+	e.workers, e.byGID = make(map[string]*wstate), nil
+	e.incidents, e.assignments = make(map[string]*Incident), make(map[string]*Assignment)
+	e.byWorker, e.byIncident = make(map[string][]string), make(map[string][]string)
+	e.offers, e.waiting = make(map[string]time.Time), make(map[slotRef]struct{})
+	e.batchDue, e.recent = time.Time{}, nil
+	if e.shared != nil {
+		e.sums = make(map[recordKey][sha1.Size]byte)
+	}
+}
+
 // load reads every record and rebuilds memory: workers first (positions may
 // come before their worker), then incidents and assignments.
 func (e *Engine) load(ctx context.Context) error {
@@ -174,13 +196,14 @@ func (e *Engine) load(ctx context.Context) error {
 			break
 		}
 	}
-	e.lastSeq = last
+	e.lastSeq, e.fed = last, last
 	e.log.Info("engine loaded", "workers", len(e.workers), "incidents", len(e.incidents),
 		"assignments", len(e.assignments), "last_seq", last)
 	return nil
 }
 
 func (e *Engine) loadRecord(r Record, positions map[string]positionRecord) error {
+	e.noteSum(r)
 	var err error
 	switch r.Kind {
 	case KindWorker:

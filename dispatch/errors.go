@@ -53,6 +53,8 @@ type FieldError struct {
 	Code  string // one of the Code constants
 	Msg   string // human-readable detail, lowercase
 	Err   error  // the sentinel it wraps (ErrInvalid, ErrNotFound, ...)
+
+	missing RecordRef // for ErrNotFound: the record not found, to reread on a shared store
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
@@ -113,7 +115,9 @@ func invalid(field, code, format string, args ...any) *FieldError {
 }
 
 func notFound(field, what, id string) *FieldError {
-	return fieldErr(field, CodeNotFound, ErrNotFound, "%s %q not found", what, id)
+	fe := fieldErr(field, CodeNotFound, ErrNotFound, "%s %q not found", what, id)
+	fe.missing = RecordRef{Kind: RecordKind(what), ID: id}
+	return fe
 }
 
 func conflict(field, format string, args ...any) *FieldError {

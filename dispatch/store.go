@@ -53,6 +53,26 @@ type Batch struct {
 	Records  []Record // upserts (or deletes) of latest state
 	Claims   []Claim  // workers to claim
 	Releases []string // worker ids whose claim ends
+	// Expect makes the batch conditional: a SharedStore refuses it with
+	// ErrStale unless every named record still holds what the writer
+	// last saw. A store with one writer may ignore it: the engine's own
+	// lock already orders its writes.
+	Expect []Expect
+}
+
+// RecordRef names one record.
+type RecordRef struct {
+	Kind RecordKind `json:"kind"`
+	ID   string     `json:"id"`
+}
+
+// Expect is a precondition on one record: its stored value hashes to
+// SHA1 (lowercase hex of the SHA-1 of the value's bytes), or, if SHA1 is
+// empty, the record does not exist. A content hash needs no version kept
+// beside each record, and two equal values are the same state anyway.
+type Expect struct {
+	RecordRef
+	SHA1 string `json:"sha1,omitempty"`
 }
 
 // Committed is the result of Store.Commit.
@@ -66,6 +86,10 @@ type Committed struct {
 
 // ErrClaimed means a claimed worker already holds an active claim.
 var ErrClaimed = errors.New("worker already claimed")
+
+// ErrStale means a batch's Expect failed: another writer changed a record
+// since this one read it. Nothing was written; reread and try again.
+var ErrStale = errors.New("record changed by another writer")
 
 // ErrLogTruncated means the log no longer reaches back to the asked
 // sequence: the reader must reload a snapshot (PRODUCT §5).
@@ -95,4 +119,16 @@ type Store interface {
 	Follow(ctx context.Context, after uint64, fn func([]Event)) error
 	// Close flushes and releases the store.
 	Close() error
+}
+
+// SharedStore is a Store that several engines ("nodes") share, each with
+// its own memory. The engine then makes every write conditional on the
+// records it changes (Batch.Expect), follows the change feed to apply the
+// other nodes' changes, and rereads the records those events name, since
+// events do not carry everything (a worker's phone, for one).
+type SharedStore interface {
+	Store
+	// Records returns the current value of each named record that exists,
+	// read at one instant; missing records are left out.
+	Records(ctx context.Context, refs []RecordRef) ([]Record, error)
 }

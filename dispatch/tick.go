@@ -115,8 +115,22 @@ func (e *Engine) nextDue() time.Time {
 const idleWait = time.Minute
 
 // Run drives Tick from real timers until ctx ends; it then returns nil.
-// It returns an error only if the engine has stopped taking writes.
+// It returns an error only if the engine has stopped taking writes. On a
+// SharedStore it also follows the store's feed, applying other nodes'
+// changes, for as long as it runs.
 func (e *Engine) Run(ctx context.Context) error {
+	if e.shared != nil {
+		fctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.follow(fctx)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -126,7 +140,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 		case <-timer.C:
 			if err := e.Tick(ctx); err != nil {
-				if errors.Is(err, ErrUnavailable) {
+				if errors.Is(err, ErrUnavailable) && e.isBroken() {
 					return err
 				}
 				if ctx.Err() == nil {
@@ -140,4 +154,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// isBroken reports whether the engine refuses writes until restarted. A
+// shared store that is only unreachable for a while does not break it.
+func (e *Engine) isBroken() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.broken != nil
 }

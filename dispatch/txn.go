@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -191,34 +190,64 @@ func (e *Engine) write(ctx context.Context, op string, fn func(tx *txn) error) e
 func (e *Engine) commitLocked(ctx context.Context, op string, fn func(tx *txn) error) (func(context.Context) error, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		wait, refs, err := e.tryCommitLocked(ctx, op, fn)
+		if refs == nil || attempt == maxAttempts {
+			return wait, err
+		}
+		// Another node changed what this operation read: reread and run
+		// it again on the fresh state.
+		if rerr := e.refreshLocked(ctx, refs); rerr != nil {
+			return nil, fmt.Errorf("%s: %w", op, rerr)
+		}
+	}
+}
+
+// tryCommitLocked runs fn once and commits its batch. On a shared store,
+// when the outcome may differ on fresher state, it also returns the
+// records to reread before trying again.
+func (e *Engine) tryCommitLocked(ctx context.Context, op string, fn func(tx *txn) error) (func(context.Context) error, []RecordRef, error) {
 	if e.broken != nil {
-		return nil, fmt.Errorf("%s: %w: %v", op, ErrUnavailable, e.broken)
+		return nil, nil, fmt.Errorf("%s: %w: %v", op, ErrUnavailable, e.broken)
 	}
 	tx := e.begin()
 	if err := fn(tx); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		if ref, ok := missingRef(err); ok && e.shared != nil {
+			return nil, []RecordRef{ref}, fmt.Errorf("%s: %w", op, err)
+		}
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if len(tx.events) == 0 && len(tx.order) == 0 {
-		return nil, nil // nothing changed: nothing to wait for
+		// Nothing stored changed; the batch window, kept in memory only,
+		// may have (a window whose slots all went elsewhere closes).
+		e.batchDue, e.recent = tx.batchDue, tx.recent
+		return nil, nil, nil
 	}
 	b, err := tx.batch()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if e.shared != nil {
+		b.Expect = tx.expects()
 	}
 	c, err := e.store.Commit(ctx, b)
 	if err != nil {
-		if errors.Is(err, ErrClaimed) {
-			return nil, fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
+		var refs []RecordRef
+		if e.shared != nil && raced(err) {
+			refs = tx.refs()
 		}
-		return nil, fmt.Errorf("%s: %w", op, err)
+		if raced(err) {
+			return nil, refs, fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
+		}
+		// On a shared store an unavailable store may still have applied
+		// the batch: nothing is installed, and the feed will bring it.
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	e.install(tx)
-	if n := len(c.Events); n > 0 {
-		e.lastSeq = c.Events[n-1].Seq
-	}
+	e.noteCommitLocked(b, c)
 	e.lastWait = c.Wait
 	e.signal()
-	return c.Wait, nil
+	return c.Wait, nil, nil
 }
 
 // awaitDurable waits for a commit. A failure other than the caller giving

@@ -159,6 +159,13 @@ func (e *Engine) commitPosition(ctx context.Context, id string, p geo.Point, now
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, e.broken)
 	}
 	w := e.workers[id]
+	if w == nil && e.shared != nil {
+		// Another node may have added the worker moments ago.
+		if err := e.refreshLocked(ctx, []RecordRef{{KindWorker, id}, {KindPosition, id}}); err != nil {
+			return nil, err
+		}
+		w = e.workers[id]
+	}
 	if w == nil {
 		return nil, notFound("worker_id", "worker", id)
 	}
@@ -176,6 +183,7 @@ func (e *Engine) commitPosition(ctx context.Context, id string, p geo.Point, now
 	} else if _, err := e.index.Move(w.gid, p); err != nil {
 		e.log.Error("index move", "worker", id, "err", err)
 	}
-	e.lastSeq, e.lastWait = c.Events[len(c.Events)-1].Seq, c.Wait
+	e.noteCommitLocked(b, c)
+	e.lastWait = c.Wait
 	return c.Wait, nil
 }

@@ -22,23 +22,34 @@ const maxIDLen = 32768
 // builds them:
 //
 //	KEYS  seq, events, claims, kinds, then one record hash per kind
-//	ARGV  #releases, #claims, #events, #records, maxlen,
+//	ARGV  #releases, #claims, #events, #records, maxlen, #expects,
 //	      the released worker ids,
 //	      the claims as worker, assignment,
 //	      the events as given seq ("0" if none), t, y, r, w, i, a, d,
 //	      the records as KEYS index, id, value ("" deletes),
-//	      the kind of each record hash, in KEYS order
+//	      the kind of each record hash, in KEYS order,
+//	      the expects as KEYS index, id, SHA-1 hex ("" for absent)
 //
 // It returns {1, first seq} on success, {0, worker, assignment, holder} on
-// a claim conflict and {2, event index, next seq} when an event's given
-// seq is not the next one; in both refusals it has written nothing. Every
+// a claim conflict, {2, event index, next seq} when an event's given seq
+// is not the next one and {3, expect index} when a record no longer holds
+// what the writer expected; in every refusal it has written nothing. Every
 // check comes before the first write, and the first write is the one most
 // likely to fail (XADD, if the stream ran ahead of the sequence): Redis
 // does not undo a script's writes when a later command in it fails.
 var commitScript = newScript(`
 local nrel, ncl, nev, nrec = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local maxlen = ARGV[5]
-local p = 6
+local maxlen, nexp = ARGV[5], tonumber(ARGV[6])
+local p = 7
+local expFrom = p + nrel + 2 * ncl + 8 * nev + 3 * nrec + (#KEYS - 4)
+for i = 0, nexp - 1 do
+  local q = expFrom + i * 3
+  local v = redis.call('HGET', KEYS[tonumber(ARGV[q])], ARGV[q + 1])
+  local want = ARGV[q + 2]
+  if (want == '' and v) or (want ~= '' and (not v or redis.sha1hex(v) ~= want)) then
+    return {3, i}
+  end
+end
 local released = {}
 local relFrom = p
 for i = 1, nrel do
@@ -116,6 +127,7 @@ type batch struct {
 	records  []dispatch.Record
 	claims   []dispatch.Claim
 	releases []string
+	expects  []dispatch.Expect
 }
 
 func (b *batch) empty() bool {
@@ -130,6 +142,7 @@ func prepare(b dispatch.Batch) (*batch, error) {
 		records:  make([]dispatch.Record, len(b.Records)),
 		claims:   slices.Clone(b.Claims),
 		releases: slices.Clone(b.Releases),
+		expects:  slices.Clone(b.Expect),
 	}
 	for i := range p.events {
 		e := &p.events[i]
@@ -180,7 +193,29 @@ func prepare(b dispatch.Batch) (*batch, error) {
 			return nil, fmt.Errorf("release %d: empty worker id", i)
 		}
 	}
+	for i, x := range p.expects {
+		switch {
+		case x.Kind == "" || x.ID == "":
+			return nil, fmt.Errorf("expect %d: empty kind or id", i)
+		case len(x.ID) > maxIDLen || len(x.Kind) > maxIDLen:
+			return nil, fmt.Errorf("expect %d: id or kind too long", i)
+		case x.SHA1 != "" && !isSHA1Hex(x.SHA1):
+			return nil, fmt.Errorf("expect %d: sha1 is not 40 lowercase hex digits", i)
+		}
+	}
 	return p, nil
+}
+
+func isSHA1Hex(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // validTime reports whether t survives the unix-nanos encoding.
@@ -191,15 +226,21 @@ func (s *Store) commitArgs(b *batch) (keys []string, args []any) {
 	keys = []string{s.keys.seq, s.keys.events, s.keys.claims, s.keys.kinds}
 	var kinds []string
 	kindIndex := map[dispatch.RecordKind]int{}
-	for _, r := range b.records {
-		if _, ok := kindIndex[r.Kind]; !ok {
-			kindIndex[r.Kind] = len(keys) + 1 // Lua indexes from 1
-			keys = append(keys, s.keys.record(string(r.Kind)))
-			kinds = append(kinds, string(r.Kind))
+	addKind := func(k dispatch.RecordKind) {
+		if _, ok := kindIndex[k]; !ok {
+			kindIndex[k] = len(keys) + 1 // Lua indexes from 1
+			keys = append(keys, s.keys.record(string(k)))
+			kinds = append(kinds, string(k))
 		}
 	}
-	args = make([]any, 0, 5+len(b.releases)+2*len(b.claims)+8*len(b.events)+3*len(b.records)+len(kinds))
-	args = append(args, len(b.releases), len(b.claims), len(b.events), len(b.records), s.opts.MaxLen)
+	for _, r := range b.records {
+		addKind(r.Kind)
+	}
+	for _, x := range b.expects {
+		addKind(x.Kind)
+	}
+	args = make([]any, 0, 6+len(b.releases)+2*len(b.claims)+8*len(b.events)+3*len(b.records)+len(kinds)+3*len(b.expects))
+	args = append(args, len(b.releases), len(b.claims), len(b.events), len(b.records), s.opts.MaxLen, len(b.expects))
 	for _, w := range b.releases {
 		args = append(args, w)
 	}
@@ -216,11 +257,15 @@ func (s *Store) commitArgs(b *batch) (keys []string, args []any) {
 	for _, k := range kinds {
 		args = append(args, k)
 	}
+	for _, x := range b.expects {
+		args = append(args, kindIndex[x.Kind], x.ID, x.SHA1)
+	}
 	return keys, args
 }
 
 // Commit applies b in one Lua script: all of it or, on a claim conflict
-// (an error wrapping dispatch.ErrClaimed) or any other error, none of it.
+// (an error wrapping dispatch.ErrClaimed), a failed Expect (wrapping
+// dispatch.ErrStale) or any other error, none of it.
 // Sequence numbers come from Redis, so they are unique and increasing
 // across every node sharing the prefix. Committed.Wait returns nil at
 // once: the batch is as durable as Redis makes it when Commit returns.
@@ -284,6 +329,8 @@ func commitResult(res any) (uint64, error) {
 		return uint64(first), nil
 	case code == 0 && len(r) == 4:
 		return 0, fmt.Errorf("claim worker %v for %v: held for %v: %w", r[1], r[2], r[3], dispatch.ErrClaimed)
+	case code == 3 && len(r) == 2:
+		return 0, fmt.Errorf("expect %v: %w", r[1], dispatch.ErrStale)
 	case code == 2 && len(r) == 3:
 		return 0, fmt.Errorf("event %v: seq given, next is %v", r[1], r[2])
 	}

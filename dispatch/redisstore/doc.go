@@ -57,6 +57,12 @@
 // that fails with ErrUnavailable therefore has an unknown outcome; the
 // batch may have been applied, and Follow will show it if it was.
 //
+// A batch's Expect entries are checked first: each record must hold a
+// value whose SHA-1 (redis.sha1hex) is the one given, or be absent; if
+// not, the script writes nothing and Commit fails with dispatch.ErrStale.
+// Records reads named records in one MULTI. Together they let several
+// engines guard every invariant kept in a record, not only worker claims.
+//
 // # Durability
 //
 // Redis is the durability point: Commit returns once the script has run,

@@ -221,3 +221,41 @@ func (s *Store) readAfter(ctx context.Context, after uint64, limit int) ([]dispa
 	}
 	return evs, max(last, evs[len(evs)-1].Seq), nil
 }
+
+var _ dispatch.SharedStore = (*Store)(nil)
+
+// Records returns the named records that exist, read in one MULTI so that
+// they are from one instant.
+func (s *Store) Records(ctx context.Context, refs []dispatch.RecordRef) ([]dispatch.Record, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("records: %w", ErrClosed)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	byKind := map[dispatch.RecordKind][]string{}
+	var kinds []dispatch.RecordKind
+	for _, r := range refs {
+		if _, ok := byKind[r.Kind]; !ok {
+			kinds = append(kinds, r.Kind)
+		}
+		byKind[r.Kind] = append(byKind[r.Kind], r.ID)
+	}
+	pipe := s.rdb.TxPipeline()
+	cmds := make([]*redis.SliceCmd, len(kinds))
+	for i, k := range kinds {
+		cmds[i] = pipe.HMGet(ctx, s.keys.record(string(k)), byKind[k]...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("records: %w", s.classify(ctx, err))
+	}
+	out := make([]dispatch.Record, 0, len(refs))
+	for i, k := range kinds {
+		for j, v := range cmds[i].Val() {
+			if str, ok := v.(string); ok {
+				out = append(out, dispatch.Record{Kind: k, ID: byKind[k][j], Value: []byte(str)})
+			}
+		}
+	}
+	return out, nil
+}

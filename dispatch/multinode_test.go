@@ -1,0 +1,510 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/dispatch"
+	"github.com/jjj-social-work/dispatch/dispatch/redisstore"
+	"github.com/jjj-social-work/dispatch/geo"
+	"github.com/jjj-social-work/dispatch/internal/redistest"
+)
+
+// Several engines ("nodes") on one real redis-server, each with its own
+// store client, memory and feed.
+
+type cluster struct {
+	t     *testing.T
+	srv   *redistest.Server
+	pol   dispatch.Policy
+	clock dispatch.Clock
+	nodes []*node
+}
+
+type node struct {
+	e     *dispatch.Engine
+	store *redisstore.Store
+	stop  context.CancelFunc
+	done  chan error
+}
+
+func newCluster(t *testing.T, n int, pol dispatch.Policy, clock dispatch.Clock, redisArgs ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, srv: redistest.Start(t, redisArgs...), pol: pol, clock: clock}
+	for range n {
+		c.nodes = append(c.nodes, c.start())
+	}
+	return c
+}
+
+// start opens a store and an engine on it and runs the engine until the
+// test ends or kill.
+func (c *cluster) start() *node {
+	c.t.Helper()
+	ctx := context.Background()
+	s, err := redisstore.Open(ctx, redisstore.Options{URL: "redis://" + c.srv.Addr(), Prefix: "mn"})
+	if err != nil {
+		c.t.Fatalf("open store: %v", err)
+	}
+	e, err := dispatch.New(ctx, dispatch.Options{Store: s, Policy: &c.pol, Clock: c.clock})
+	if err != nil {
+		c.t.Fatalf("new engine: %v", err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	n := &node{e: e, store: s, stop: stop, done: make(chan error, 1)}
+	go func() { n.done <- e.Run(rctx) }()
+	c.t.Cleanup(func() {
+		n.kill()
+		s.Close()
+	})
+	return n
+}
+
+// kill stops the node's engine abruptly: no more ticks, no more feed.
+func (n *node) kill() {
+	if n.stop != nil {
+		n.stop()
+		<-n.done
+		n.stop = nil
+	}
+}
+
+// storeSeq is the last seq in the log.
+func (c *cluster) storeSeq() uint64 {
+	c.t.Helper()
+	var last uint64
+	for {
+		evs, err := c.nodes[0].store.EventsAfter(context.Background(), last, 0)
+		if err != nil {
+			c.t.Fatalf("events: %v", err)
+		}
+		if len(evs) == 0 {
+			return last
+		}
+		last = evs[len(evs)-1].Seq
+	}
+}
+
+// settle waits until every live node has applied the whole log.
+func (c *cluster) settle(live ...*node) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		want, behind := c.storeSeq(), 0
+		for _, n := range live {
+			if n.e.LastSeq() != want {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%d nodes still behind seq %d after 10s", behind, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// log returns every event.
+func (c *cluster) log() []dispatch.Event {
+	c.t.Helper()
+	var out []dispatch.Event
+	for {
+		var after uint64
+		if len(out) > 0 {
+			after = out[len(out)-1].Seq
+		}
+		evs, err := c.nodes[0].store.EventsAfter(context.Background(), after, 0)
+		if err != nil {
+			c.t.Fatalf("events: %v", err)
+		}
+		if len(evs) == 0 {
+			return out
+		}
+		out = append(out, evs...)
+	}
+}
+
+// checkLog replays the log and fails on a worker holding two active
+// assignments, a slot with two active assignments, or an assignment
+// leaving a state twice. It returns how many assignments ended in each
+// final event type, by assignment id.
+func checkNodesLog(t *testing.T, evs []dispatch.Event) map[string]map[string]int {
+	t.Helper()
+	workerHolds := map[string]string{} // worker -> active assignment
+	slotHolds := map[string]string{}   // incident/slot -> active assignment
+	state := map[string]dispatch.State{}
+	ends := map[string]map[string]int{}
+	for i, ev := range evs {
+		if i > 0 && ev.Seq != evs[i-1].Seq+1 {
+			t.Fatalf("seq %d follows %d", ev.Seq, evs[i-1].Seq)
+		}
+		if ev.AssignmentID == "" || len(ev.Data) == 0 || ev.Type[:len("assignment.")] != "assignment." {
+			continue
+		}
+		var a dispatch.Assignment
+		if err := json.Unmarshal(ev.Data, &a); err != nil {
+			t.Fatalf("event %d: %v", ev.Seq, err)
+		}
+		slot := fmt.Sprintf("%s/%d", a.IncidentID, a.Slot)
+		prev, seen := state[a.ID]
+		switch {
+		case ev.Type == dispatch.EventOffered:
+			if seen {
+				t.Fatalf("event %d: assignment %s offered twice", ev.Seq, a.ID)
+			}
+			if h := workerHolds[a.WorkerID]; h != "" {
+				t.Fatalf("event %d: worker %s offered %s while holding %s", ev.Seq, a.WorkerID, a.ID, h)
+			}
+			if h := slotHolds[slot]; h != "" {
+				t.Fatalf("event %d: slot %s offered as %s while %s is active", ev.Seq, slot, a.ID, h)
+			}
+			workerHolds[a.WorkerID], slotHolds[slot] = a.ID, a.ID
+		case !seen || !dispatch.CanMove(prev, a.State):
+			t.Fatalf("event %d: %s moves %s from %q to %s", ev.Seq, ev.Type, a.ID, prev, a.State)
+		case !a.State.Active():
+			delete(workerHolds, a.WorkerID)
+			delete(slotHolds, slot)
+			if ends[a.ID] == nil {
+				ends[a.ID] = map[string]int{}
+			}
+			ends[a.ID][ev.Type]++
+		}
+		state[a.ID] = a.State
+	}
+	return ends
+}
+
+// snapshotJSON is a node's full view: incidents, assignments and every
+// on-duty worker with phone and position.
+func snapshotJSON(t *testing.T, e *dispatch.Engine) string {
+	t.Helper()
+	s, err := e.Snapshot(context.Background(), dispatch.SnapshotOptions{Workers: true})
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkConverged compares every live node's snapshot with the others and
+// with a node started fresh from the store.
+func (c *cluster) checkConverged(live ...*node) {
+	c.t.Helper()
+	c.settle(live...)
+	fresh := c.start()
+	c.settle(append(live, fresh)...)
+	want := snapshotJSON(c.t, fresh.e)
+	for i, n := range live {
+		if got := snapshotJSON(c.t, n.e); got != want {
+			c.t.Fatalf("node %d differs from the store:\ngot  %.2000s\nwant %.2000s", i, got, want)
+		}
+	}
+}
+
+// roster is n workers spread around Beijing, on duty.
+func (c *cluster) roster(n int) []string {
+	c.t.Helper()
+	ctx := context.Background()
+	in := make([]dispatch.WorkerInput, n)
+	ids := make([]string, n)
+	for i := range in {
+		p := offset(dongcheng, float64(i%10)-5, float64(i/10)-5)
+		ids[i] = fmt.Sprintf("w%03d", i)
+		in[i] = dispatch.WorkerInput{ID: ids[i], Name: "worker " + ids[i], Phone: "+86 138 0000 0000",
+			HomeRegion: "BJ", Skills: []string{"crisis_intervention"}, Position: &p}
+	}
+	if err := c.nodes[0].e.UpsertWorkers(ctx, in); err != nil {
+		c.t.Fatal(err)
+	}
+	for i, id := range ids {
+		// Through every node: each must know the roster from the feed or
+		// by rereading the worker.
+		if err := c.nodes[i%len(c.nodes)].e.SetDuty(ctx, id, true); err != nil {
+			c.t.Fatalf("set duty %s: %v", id, err)
+		}
+	}
+	return ids
+}
+
+func crisisIncident(p geo.Point, count int) dispatch.IncidentInput {
+	return dispatch.IncidentInput{Type: "flood", Severity: dispatch.SeverityIII, Position: p,
+		Needs: []dispatch.NeedInput{{Skill: "crisis_intervention", Count: count}}}
+}
+
+// answerSome has every node answer offers it knows of: accept or decline
+// at random. Losing a race to another node is expected.
+func answerSome(t *testing.T, e *dispatch.Engine, rng *rand.Rand) {
+	t.Helper()
+	ctx := context.Background()
+	for _, inc := range e.Incidents("", true) {
+		as, err := e.IncidentAssignments(inc.ID)
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			if a.State != dispatch.StateOffered || rng.IntN(2) == 0 {
+				continue
+			}
+			err := e.Answer(ctx, a.WorkerID, a.ID, rng.IntN(4) != 0, "")
+			if err != nil && !errors.Is(err, dispatch.ErrInvalidTransition) && !errors.Is(err, dispatch.ErrConflict) &&
+				!errors.Is(err, dispatch.ErrUnavailable) {
+				t.Errorf("answer %s: %v", a.ID, err)
+			}
+		}
+	}
+}
+
+// TestNodesConverge: three nodes take incidents, answers and position
+// updates at once. No worker or slot is ever held twice (checked from the
+// log), every node ends with the same state as the store, and every
+// node's feed saw the same events in the same order.
+func TestNodesConverge(t *testing.T) {
+	pol := dispatch.DefaultPolicy() // joint batches on: a burst queues slots
+	c := newCluster(t, 3, pol, nil)
+	workers := c.roster(60)
+
+	// Each node's own feed, from the start.
+	feeds := make([][]dispatch.Event, len(c.nodes))
+	fctx, stopFeeds := context.WithCancel(context.Background())
+	var fwg sync.WaitGroup
+	for i, n := range c.nodes {
+		fwg.Add(1)
+		go func() {
+			defer fwg.Done()
+			_ = n.store.Follow(fctx, 0, func(evs []dispatch.Event) { feeds[i] = append(feeds[i], evs...) })
+		}()
+	}
+
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			ctx := context.Background()
+			for k := range 12 {
+				p := offset(dongcheng, rng.Float64()*8-4, rng.Float64()*8-4)
+				if _, err := n.e.CreateIncident(ctx, crisisIncident(p, 1+k%2)); err != nil {
+					t.Errorf("node %d: create incident: %v", i, err)
+				}
+				w := workers[rng.IntN(len(workers))]
+				if err := n.e.UpdatePosition(ctx, w, offset(dongcheng, rng.Float64()*8-4, 0)); err != nil {
+					t.Errorf("node %d: position: %v", i, err)
+				}
+				answerSome(t, n.e, rng)
+			}
+		}()
+	}
+	wg.Wait()
+	// Let the joint batches close, then answer what they offered.
+	deadline := time.Now().Add(8 * time.Second)
+	for queued := true; queued; {
+		queued = false
+		for _, n := range c.nodes {
+			for _, inc := range n.e.Incidents("", true) {
+				for _, s := range inc.Slots {
+					queued = queued || s.Queued
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slots still queued for a joint batch after 8s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, n := range c.nodes {
+		answerSome(t, n.e, rand.New(rand.NewPCG(uint64(i), 8)))
+	}
+
+	c.checkConverged(c.nodes...)
+	evs := c.log()
+	checkNodesLog(t, evs)
+	stopFeeds()
+	fwg.Wait()
+	for i, f := range feeds {
+		if len(f) < len(evs)-1 {
+			t.Fatalf("node %d's feed: got %d events, want %d", i, len(f), len(evs))
+		}
+		for j := range f {
+			if f[j].Seq != evs[j].Seq || f[j].Type != evs[j].Type || f[j].AssignmentID != evs[j].AssignmentID {
+				t.Fatalf("node %d's feed: event %d is %d %s, want %d %s", i, j, f[j].Seq, f[j].Type, evs[j].Seq, evs[j].Type)
+			}
+		}
+	}
+	t.Logf("%d events, %d incidents", len(evs), len(c.nodes[0].e.Incidents("", false)))
+}
+
+// TestDeadNodeOffersExpireOnce: a node dies in the middle of a surge, with
+// offers pending and slots queued for a joint batch. The survivors solve
+// its batch and expire each of its offers exactly once, though both run
+// their timers.
+func TestDeadNodeOffersExpireOnce(t *testing.T) {
+	clock := newFakeClock()
+	pol := dispatch.DefaultPolicy()
+	c := newCluster(t, 3, pol, clock)
+	c.roster(30)
+	ctx := context.Background()
+	dead, live := c.nodes[2], c.nodes[:2]
+
+	var incs []string
+	for k := range 6 { // the third opens a joint batch: the rest queue
+		inc, err := dead.e.CreateIncident(ctx, crisisIncident(offset(dongcheng, float64(k), 0), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incs = append(incs, inc.ID)
+	}
+	dead.kill()
+	c.settle(live...)
+
+	tickAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, n := range live {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := n.e.Tick(ctx); err != nil {
+					t.Errorf("tick: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		c.settle(live...)
+	}
+	clock.Advance(pol.Batch.Window.D())
+	tickAll()
+	for _, id := range incs {
+		inc, err := live[0].e.Incident(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := inc.Slots[0]; s.Queued || s.Assignment == "" {
+			t.Fatalf("incident %s: got slot %+v, want it offered by a survivor", id, s)
+		}
+	}
+	var offered []string
+	for _, ev := range c.log() {
+		if ev.Type == dispatch.EventOffered {
+			offered = append(offered, ev.AssignmentID)
+		}
+	}
+	if len(offered) != len(incs) {
+		t.Fatalf("got %d offers, want one per incident (%d)", len(offered), len(incs))
+	}
+
+	clock.Advance(pol.Offers.Timeout.III.D())
+	tickAll()
+	ends := checkNodesLog(t, c.log())
+	for _, id := range offered {
+		if got := ends[id][dispatch.EventExpired]; got != 1 || len(ends[id]) != 1 {
+			t.Errorf("assignment %s: got ends %v, want one %s", id, ends[id], dispatch.EventExpired)
+		}
+	}
+	c.checkConverged(live...)
+}
+
+// TestRedisRestartMidRun: redis-server (AOF, fsync always) is killed and
+// started again while three nodes take writes. The nodes carry on without
+// help; every acknowledged incident and answer is in every node and in
+// the log, and no worker or slot was held twice.
+func TestRedisRestartMidRun(t *testing.T) {
+	pol := dispatch.DefaultPolicy()
+	pol.Batch.MinIncidents = 0
+	c := newCluster(t, 3, pol, nil, "--appendonly", "yes", "--appendfsync", "always", "--dir", t.TempDir())
+	c.roster(60)
+
+	var (
+		mu       sync.Mutex
+		created  []string
+		accepted []string
+		failed   int
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 9))
+			ctx := context.Background()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				inc, err := n.e.CreateIncident(ctx, crisisIncident(offset(dongcheng, rng.Float64()*8-4, rng.Float64()*8-4), 1))
+				mu.Lock()
+				if err == nil {
+					created = append(created, inc.ID)
+				} else if errors.Is(err, dispatch.ErrUnavailable) {
+					failed++
+				} else {
+					t.Errorf("node %d: create: %v", i, err)
+				}
+				mu.Unlock()
+				for _, inc := range n.e.Incidents("", true) {
+					as, _ := n.e.IncidentAssignments(inc.ID)
+					for _, a := range as {
+						if a.State != dispatch.StateOffered || rng.IntN(3) != 0 {
+							continue
+						}
+						if err := n.e.Answer(ctx, a.WorkerID, a.ID, true, ""); err == nil {
+							mu.Lock()
+							accepted = append(accepted, a.ID)
+							mu.Unlock()
+						}
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	c.srv.Restart()
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	c.checkConverged(c.nodes...)
+	evs := c.log()
+	checkNodesLog(t, evs)
+	inLog := map[string]bool{}
+	for _, ev := range evs {
+		switch ev.Type {
+		case dispatch.EventIncidentCreated:
+			inLog[ev.IncidentID] = true
+		case dispatch.EventAccepted:
+			inLog[ev.AssignmentID] = true
+		}
+	}
+	for _, id := range append(created, accepted...) {
+		if !inLog[id] {
+			t.Errorf("acknowledged %s is not in the log", id)
+		}
+		for i, n := range c.nodes {
+			if _, err1 := n.e.Incident(id); err1 != nil {
+				if _, err2 := n.e.Assignment(id); err2 != nil {
+					t.Errorf("node %d does not know acknowledged %s", i, id)
+				}
+			}
+		}
+	}
+	t.Logf("%d incidents and %d accepts acknowledged, %d writes refused while redis was down, %d events",
+		len(created), len(accepted), failed, len(evs))
+	if failed == 0 {
+		t.Errorf("no write failed: the restart happened outside the run")
+	}
+}
