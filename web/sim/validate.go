@@ -23,7 +23,7 @@ const (
 	maxNeedsPerKind = 20
 	maxCoordinators = 100
 	maxPerHour      = 100_000
-	maxIncidents    = 1_000_000
+	maxIncidents    = 100_000
 	maxSpan         = 24 * time.Hour
 	maxText         = 4000
 )
