@@ -54,7 +54,9 @@ func (b *book) setLogged(id string, desk int) {
 func (d *simDesk) onEvent(h eventHead, _ []byte) {
 	switch string(h.Type) {
 	case dispatch.EventCompleted:
-		if _, ok := d.book.loggedBy(string(h.IncidentID)); ok || d.watch {
+		// Only incidents the simulation logged: a person's incident on a
+		// demo server is theirs to close.
+		if i, ok := d.book.loggedBy(string(h.IncidentID)); ok && i == d.index {
 			select {
 			case d.book.check <- string(h.IncidentID):
 			default: // a full queue only delays closing; the next completion retries
@@ -100,10 +102,11 @@ type incidentWithAssignments struct {
 }
 
 func (c *closer) maybeClose(ctx context.Context, id string) error {
-	desk := c.desks[0]
-	if i, ok := c.book.loggedBy(id); ok {
-		desk = c.desks[i]
+	i, ok := c.book.loggedBy(id)
+	if !ok {
+		return nil
 	}
+	desk := c.desks[i]
 	var inc incidentWithAssignments
 	if err := desk.api.do(ctx, http.MethodGet, routeIncidents+"/"+url.PathEscape(id), nil, &inc); err != nil {
 		return fmt.Errorf("read incident: %w", err)

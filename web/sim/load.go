@@ -271,11 +271,13 @@ func (r *loadRun) drive(ctx context.Context) error {
 	if err := r.onDuty(ctx); err != nil {
 		return err
 	}
-	before, _ := r.admin.scrapeMemory(ctx)
+	before, berr := r.admin.scrapeMemory(ctx)
 	tool, start := ownCPU(), time.Now()
 	defer func() {
-		after, _ := r.admin.scrapeMemory(ctx)
-		r.report.setCPU(after.CPU-before.CPU, ownCPU()-tool, time.Since(start))
+		after, aerr := r.admin.scrapeMemory(ctx)
+		if berr == nil && aerr == nil {
+			r.report.setCPU(after.CPU-before.CPU, ownCPU()-tool, time.Since(start))
+		}
 	}()
 	dctx, cancel := context.WithTimeout(ctx, r.o.Duration)
 	defer cancel()
