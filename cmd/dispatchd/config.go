@@ -18,6 +18,10 @@ type config struct {
 	Listen string `json:"listen"`
 	// DataDir holds the embedded store and the credentials file; default ./data.
 	DataDir string `json:"data_dir"`
+	// RedisURL, when set, puts state in Redis instead of the embedded
+	// store, shared by every node with the same URL (docs/operations.md);
+	// DISPATCH_REDIS_URL overrides it.
+	RedisURL string `json:"redis_url"`
 	// TLSCert and TLSKey, when both set, make the server speak HTTPS
 	// (browsers share a phone's position only with secure pages).
 	TLSCert string `json:"tls_cert"`

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jjj-social-work/dispatch/dispatch/diskstore"
 	"github.com/jjj-social-work/dispatch/web"
 	"github.com/jjj-social-work/dispatch/web/sim"
 	"github.com/jjj-social-work/dispatch/web/ui"
@@ -95,11 +94,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	firstStart := creds.Empty()
 
-	store, err := diskstore.Open(cfg.DataDir, diskstore.Options{
-		Retention: cfg.retention(), Logger: logger.With("component", "store"),
-	})
+	store, ready, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -108,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv, err := web.New(web.Options{
-		Auth: creds, Events: store, StartSeq: eng.LastSeq(), Engine: eng,
+		Auth: creds, Events: store, StartSeq: eng.LastSeq(), Engine: eng, Ready: ready,
 		Logger: logger.With("component", "web"), AllowedOrigins: cfg.AllowedOrigins,
 		Limits: web.StreamLimits{QueueBytes: cfg.Stream.QueueBytes, QueueFrames: cfg.Stream.QueueFrames,
 			RingSize: cfg.Stream.RingSize, PongWait: time.Duration(cfg.Stream.PongWait)},
