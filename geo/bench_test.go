@@ -89,12 +89,26 @@ func data(n int) *dataset {
 	return d
 }
 
-// shape is an index configuration: resolutions top..leaf, split above
-// capacity workers per cell; the zero shape is the default.
-type shape struct{ top, leaf, capacity int }
+// shape is an index configuration: the resolutions a cell may have, coarse
+// to fine, and the workers a cell holds before it splits; the zero shape
+// is the default.
+type shape struct {
+	levels   []int
+	capacity int
+}
+
+func (s shape) String() string { return fmt.Sprintf("levels=%v/cap=%d", s.levels, s.capacity) }
+
+func span(top, leaf int) []int {
+	var out []int
+	for r := top; r <= leaf; r++ {
+		out = append(out, r)
+	}
+	return out
+}
 
 func build(b *testing.B, d *dataset, sh shape, alwaysCell bool) *geo.Index {
-	ix := geo.NewIndexShape(sh.top, sh.leaf, sh.capacity, alwaysCell)
+	ix := geo.NewIndexShape(sh.levels, sh.capacity, alwaysCell)
 	for i, p := range d.pts {
 		if err := ix.Upsert(geo.ID(i), p, d.attrs[i]); err != nil {
 			b.Fatal(err)
@@ -439,24 +453,46 @@ func BenchmarkNearestUnderUpdates(b *testing.B) {
 	})
 }
 
+// BenchmarkNearestParallel runs queries from GOMAXPROCS goroutines under
+// the shared read lock; compare its ns/op with BenchmarkNearest's to see
+// how readers scale.
+func BenchmarkNearestParallel(b *testing.B) {
+	forSizes(b, func(b *testing.B, n int) {
+		d := data(n)
+		ix := defaultIndex(b, n)
+		warm(ix, d)
+		var next atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			var buf []geo.Neighbor
+			for pb.Next() {
+				i := next.Add(1)
+				buf, _ = ix.Nearest(d.queries[i%numQueries], benchK, benchFilter, buf[:0])
+			}
+		})
+	})
+}
+
 // BenchmarkShapes compares index shapes on the same data: query latency,
 // memory per worker and update rate. It is how the defaults were chosen.
 func BenchmarkShapes(b *testing.B) {
 	shapes := []shape{
-		{2, 10, 16},
-		{2, 10, 32},
-		{2, 10, 64},
-		{2, 10, 128},
-		{2, 9, 64},
-		{2, 11, 64},
-		{1, 10, 64},
-		{3, 10, 64},
+		{span(2, 10), 16},
+		{span(2, 10), 32},
+		{span(2, 10), 64},
+		{span(2, 10), 128},
+		{span(2, 9), 64},
+		{span(2, 11), 64},
+		{span(1, 10), 64},
+		{span(3, 10), 64},
+		{[]int{2, 4, 6, 8, 9, 10}, 64},
+		{[]int{2, 4, 6, 8, 10}, 64},
 	}
 	forSizes(b, func(b *testing.B, n int) {
 		d := data(n)
 		steps := moveSteps()
 		for _, sh := range shapes {
-			b.Run(fmt.Sprintf("top=%d/leaf=%d/cap=%d", sh.top, sh.leaf, sh.capacity), func(b *testing.B) {
+			b.Run(sh.String(), func(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&ms)

@@ -7,14 +7,14 @@ var (
 	MoveBy         = moveBy
 )
 
-// NewIndexShape builds an index whose cells range from resolution top to
-// leaf and split above capacity workers; zeros mean the defaults.
-// alwaysCell disables the in-place move, as a baseline.
-func NewIndexShape(top, leaf, capacity int, alwaysCell bool) *Index {
-	if leaf == 0 {
-		top, leaf, capacity = defaultTopRes, defaultLeafRes, defaultCapacity
+// NewIndexShape builds an index whose cells have the given resolutions
+// (coarse to fine) and split above capacity workers; nil levels mean the
+// defaults. alwaysCell disables the in-place move, as a baseline.
+func NewIndexShape(levels []int, capacity int, alwaysCell bool) *Index {
+	ix := NewIndex()
+	if levels != nil {
+		ix = newIndexLevels(levels, capacity)
 	}
-	ix := newIndex(top, leaf, capacity)
 	ix.alwaysCell = alwaysCell
 	return ix
 }

@@ -61,7 +61,7 @@ type Neighbor struct {
 // RESOLUTIONS-DOC
 type Index struct {
 	mu       sync.RWMutex
-	levels   []int // resolutions a cell may have, coarse to fine, step one
+	levels   []int // resolutions a cell may have, coarse to fine
 	capacity int   // workers a cell holds before it splits
 	nodes    []node
 	free     []int32
@@ -96,14 +96,24 @@ const (
 func NewIndex() *Index { return newIndex(defaultTopRes, defaultLeafRes, defaultCapacity) }
 
 func newIndex(top, leaf, capacity int) *Index {
-	if top < 0 || top > leaf || leaf > MaxResolution || capacity < 1 {
+	var levels []int
+	for r := top; r <= leaf; r++ {
+		levels = append(levels, r)
+	}
+	return newIndexLevels(levels, capacity)
+}
+
+// newIndexLevels takes the resolutions a cell may have, coarse to fine.
+func newIndexLevels(levels []int, capacity int) *Index {
+	if len(levels) == 0 || levels[0] < 0 || levels[len(levels)-1] > MaxResolution || capacity < 1 {
 		panic("geo: bad index shape")
 	}
-	ix := &Index{capacity: capacity, cells: make(map[uint64]int32)}
-	for r := top; r <= leaf; r++ {
-		ix.levels = append(ix.levels, r)
+	for i := 1; i < len(levels); i++ {
+		if levels[i] <= levels[i-1] {
+			panic("geo: bad index shape")
+		}
 	}
-	return ix
+	return &Index{levels: levels, capacity: capacity, cells: make(map[uint64]int32)}
 }
 
 func (ix *Index) leafRes() int { return ix.levels[len(ix.levels)-1] }

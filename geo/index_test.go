@@ -80,7 +80,8 @@ func checkInvariants(t *testing.T, ix *Index) {
 			}
 		} else {
 			p := &ix.nodes[n.parent]
-			if ix.rec(n.parent).kids == nil || p.cell != parentBits(n.cell, n.res()-1) || p.res() != n.res()-1 {
+			pres := ix.levels[slices.Index(ix.levels, n.res())-1]
+			if ix.rec(n.parent).kids == nil || p.cell != parentBits(n.cell, pres) || p.res() != pres {
 				t.Fatalf("node %x: parent %x is not its H3 parent", n.cell, p.cell)
 			}
 			checkBall(t, ix.rec(n.parent).c, ix.rec(n.parent).rc, k.c, k.rc)
@@ -308,12 +309,15 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 	if testing.Short() {
 		seeds, queries, maxN = 4, 60, 1000
 	}
-	shapes := []struct{ top, leaf, capacity int }{
-		{defaultTopRes, defaultLeafRes, defaultCapacity},
-		{0, 6, 3}, // deep splits at tiny capacity
-		{3, 9, 12},
-		{5, 12, 1}, // every worker alone where it can be
-		{1, 1, 8},  // one level: roots are leaves
+	shapes := []struct {
+		levels   []int
+		capacity int
+	}{
+		{nil, 0},                        // the default
+		{[]int{0, 1, 2, 3, 4, 5, 6}, 3}, // deep splits at tiny capacity
+		{[]int{3, 5, 7, 9}, 12},         // skipping resolutions
+		{[]int{5, 8, 12}, 1},            // every worker alone where it can be
+		{[]int{1}, 8},                   // one level: roots are leaves
 	}
 	for _, sh := range shapes {
 		for kind := uint8(0); kind < numKinds; kind++ {
@@ -323,7 +327,10 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 					t.Parallel()
 					r := rand.New(rand.NewPCG(seed, 99))
 					base := scenario{seed: seed, kind: kind, n: uint16(r.IntN(maxN)), moves: uint16(r.IntN(maxN))}
-					ix := newIndex(sh.top, sh.leaf, sh.capacity)
+					ix := NewIndex()
+					if sh.levels != nil {
+						ix = newIndexLevels(sh.levels, sh.capacity)
+					}
 					ref := base.build(t, ix)
 					checkInvariants(t, ix)
 					for range queries {
