@@ -265,7 +265,7 @@ func TestDashboardSurvivesRestart(t *testing.T) {
 	}
 	var got []uint64
 	for _, s := range eval[[]uint64](dash, `[...document.querySelectorAll('#feed li[data-seq]')].map((li) => Number(li.dataset.seq))`) {
-		if s <= last {
+		if s > seq0 && s <= last {
 			got = append(got, s)
 		}
 	}
@@ -298,6 +298,21 @@ func setOffline(t *testing.T, p *tab, offline bool) {
 		Offline: offline, DownloadThroughput: -1, UploadThroughput: -1,
 	}); err != nil {
 		t.Fatalf("navigator offline=%v: %v", offline, err)
+	}
+}
+
+// blockAPI makes the page's API calls (and so its stream tickets) fail
+// while its pages and assets still load.
+func blockAPI(t *testing.T, p *tab, block bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	params := network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{}}
+	if block {
+		params.URLPatterns = append(params.URLPatterns, &network.BlockPattern{URLPattern: "*://*:*/api/*", Block: true})
+	}
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, params); err != nil {
+		t.Fatalf("%s: block API=%v: %v", p.name, block, err)
 	}
 }
 
@@ -413,8 +428,16 @@ func TestWorkerOutbox(t *testing.T) {
 	if got := sc.waitOffer(second.ID); got.WorkerID != "w1" {
 		t.Fatalf("second offer went to %s, want w1", got.WorkerID)
 	}
+	// The signal returns while the server is still out of reach, and the
+	// page is reloaded: the accept must come from the outbox kept in
+	// localStorage, and nothing could have gone out before.
+	blockAPI(t, phone, true)
 	setOffline(t, phone, false)
 	phone.navigate(sc.srv.url() + "/worker")
+	if n := len(frames.matching(`"type":"answer"`, `"accept":true`)); n != 0 {
+		t.Fatalf("accept frames sent before the server was reachable = %d, want 0", n)
+	}
+	blockAPI(t, phone, false)
 	phone.waitFor("accept delivered after reload", `document.querySelector('#outbox').dataset.pending === '0' && document.querySelector('#current p.state')?.dataset.state === 'accepted'`, wait)
 
 	// On the wire: the accept went out once, and the server acked its id.
