@@ -617,3 +617,44 @@ func TestRevokedCredential(t *testing.T) {
 	}
 	dash.noPageErrors()
 }
+
+// TestManualOverride: a coordinator assigns by hand from the incident
+// panel. The server refuses a worker who breaks a hard constraint and the
+// panel names the constraints; with the box ticked and a reason the
+// assignment is made, credited to the coordinator, and audited in the feed.
+func TestManualOverride(t *testing.T) {
+	requireBuiltUI(t)
+	sc := newScene(t, false)
+	inc := sc.createIncident(39.912, 116.366, "II", "crisis_intervention", "assistant", "") // Xicheng; nobody on duty
+	b := newBrowser(t)
+	dash := openDashboard(t, b, sc.srv.url(), sc.coord)
+	dash.waitFor("unfilled incident", `document.querySelector('.incident-list li.has-unfilled')`, wait)
+	dash.click(fmt.Sprintf(`.incident-list li[data-incident=%q]`, inc.ID))
+	dash.waitFor("assign form", `document.querySelector('.assign-form input[name=worker_id]')`, wait)
+
+	// w2 is off duty: refused, with the reason in the coordinator's words.
+	dash.setValue(`.assign-form input[name=worker_id]`, "w2")
+	dash.click(`.assign-form button[type=submit]`)
+	dash.waitFor("refusal", `document.querySelector('.assign-form .error').dataset.code === 'constraint_violated'`, wait)
+	if got := dash.text(`.assign-form .error`); !strings.Contains(got, "不在岗") {
+		t.Errorf("refusal = %q, want the broken constraint 不在岗", got)
+	}
+
+	// Forced, with a reason: made, and shown as the coordinator's choice.
+	dash.setValue(`.assign-form input[name=reason]`, "电话确认可以出发")
+	dash.click(`.assign-form input[name=override]`)
+	dash.click(`.assign-form button[type=submit]`)
+	dash.waitFor("manual offer in the panel", `document.querySelector('.assignment[data-worker=w2]')?.dataset.state === 'offered'`, wait)
+	if got := dash.text(`.assignment[data-worker=w2] .small`); !strings.Contains(got, "联合调度台") || !strings.Contains(got, "电话确认可以出发") {
+		t.Errorf("chosen by = %q, want the coordinator's name and reason", got)
+	}
+	dash.waitFor("audit line in the feed", `document.querySelector('#feed li[data-type="override.assigned"]')`, wait)
+	if got := dash.text(`#feed li[data-type="override.assigned"]`); !strings.Contains(got, "联合调度台") || !strings.Contains(got, "王强") || !strings.Contains(got, "违反硬性约束") {
+		t.Errorf("feed line = %q, want who, whom and that it was forced", got)
+	}
+	as := sc.assignments("incident=" + inc.ID)
+	if len(as) != 1 || as[0].WorkerID != "w2" || as[0].State != "offered" {
+		t.Errorf("server assignments = %+v, want one offer to w2", as)
+	}
+	dash.noPageErrors()
+}

@@ -9,6 +9,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = e.code || '';
     this.field = e.field || '';
+    // An unforced override that breaks hard constraints lists them.
+    this.violations = Array.isArray(e.violations) ? e.violations : [];
   }
 }
 

@@ -46,6 +46,9 @@ async function main() {
   feed = new Feed($('#feed'), model, { onIncidentClick: openDetail });
   form = new IncidentForm($('#pane-new'), base.map, { skills: () => ui.skills, onCreated: (inc) => inc?.id && openDetail(inc.id) });
   for (const b of document.querySelectorAll('[data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  // The panel skips redraws while focus is in one of its forms; catch up
+  // once it leaves.
+  $('#pane-detail').addEventListener('focusout', () => setTimeout(schedulePanels));
   onLangChange(() => {
     base.redrawLabels();
     feed.rerender();
@@ -179,9 +182,10 @@ function schedulePanels() {
 
 function renderPanels() {
   renderList($('#pane-incidents'), model, openDetail);
-  // The detail pane holds forms the coordinator may be typing into; it is
-  // not redrawn under a field that has focus.
-  const typing = document.activeElement?.matches?.('input, textarea, select') && $('#pane-detail').contains(document.activeElement);
+  // The detail pane holds forms the coordinator may be typing into (and
+  // their answers, such as the constraints an override would break); it
+  // is not redrawn while focus is in one of them.
+  const typing = Boolean(document.activeElement?.closest?.('#pane-detail form'));
   if (ui.detail && !typing) {
     renderDetail($('#pane-detail'), model, ui.detail, { onBack: () => showTab('incidents') });
   }

@@ -149,6 +149,7 @@ function unassignButton(a) {
           if (!reason.value.trim()) return (msg.textContent = t('panel.reasonRequired'));
           try {
             await unassign(a.id, reason.value.trim());
+            document.activeElement?.blur();
             ev.target.remove();
           } catch (err) {
             msg.textContent = t('common.error', { msg: err.message });
@@ -197,8 +198,13 @@ function assignForm(inc, model) {
             force: override.checked,
           });
           e.target.reset();
+          // Leaving the form lets the panel redraw with the new offer.
+          document.activeElement?.blur();
         } catch (err) {
-          msg.textContent = t('common.error', { msg: err.field ? `${err.field}: ${err.message}` : err.message });
+          msg.textContent = err.violations.length
+            ? `${t('panel.violations')}: ${err.violations.map((v) => t(`viol.${v}`)).join('、')}`
+            : t('common.error', { msg: err.field ? `${err.field}: ${err.message}` : err.message });
+          msg.dataset.code = err.code;
         }
       },
     },
