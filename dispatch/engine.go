@@ -66,11 +66,12 @@ type Engine struct {
 	broken      error
 
 	// Several nodes (shared is nil on a store with one writer; see shared.go).
-	shared    SharedStore
-	sums      map[recordKey][sha1.Size]byte // each record's hash as this node last saw it
-	own       map[uint64]struct{}           // seqs committed here, until the feed passes them
-	fed       uint64                        // last seq applied from the feed (or loaded)
-	following bool                          // the feed runs: it, not commits, moves lastSeq
+	shared     SharedStore
+	sums       map[recordKey][sha1.Size]byte // each record's hash as this node last saw it
+	own        map[uint64]struct{}           // seqs committed here, until the feed passes them
+	fed        uint64                        // last seq applied from the feed (or loaded)
+	following  bool                          // the feed runs: it, not commits, moves lastSeq
+	retryLater map[slotRef]time.Time         // next search of a slot whose last one found nobody, kept here only
 }
 
 // wstate is a worker as the engine holds it: the record plus what the
@@ -155,6 +156,7 @@ func (e *Engine) resetMemory() {
 	e.byWorker, e.byIncident = make(map[string][]string), make(map[string][]string)
 	e.offers, e.waiting = make(map[string]time.Time), make(map[slotRef]struct{})
 	e.batchDue, e.recent = time.Time{}, nil
+	e.retryLater = make(map[slotRef]time.Time)
 	if e.shared != nil {
 		e.sums = make(map[recordKey][sha1.Size]byte)
 	}

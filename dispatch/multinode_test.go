@@ -508,3 +508,107 @@ func TestRedisRestartMidRun(t *testing.T) {
 		t.Errorf("no write failed: the restart happened outside the run")
 	}
 }
+
+// TestRedisLostEverything: redis-server restarts without persistence, so
+// the log the nodes followed is gone. Each node notices, reloads the
+// (empty) state and carries on with the others.
+func TestRedisLostEverything(t *testing.T) {
+	pol := dispatch.DefaultPolicy()
+	pol.Batch.MinIncidents = 0
+	c := newCluster(t, 2, pol, nil)
+	c.roster(10)
+	ctx := context.Background()
+	if _, err := c.nodes[1].e.CreateIncident(ctx, crisisIncident(dongcheng, 1)); err != nil {
+		t.Fatal(err)
+	}
+	c.settle(c.nodes...)
+	c.srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range c.nodes {
+		for len(n.e.Incidents("", false)) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("a node still shows the lost incident after 10s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c.roster(10)
+	inc, err := c.nodes[1].e.CreateIncident(ctx, crisisIncident(dongcheng, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.checkConverged(c.nodes...)
+	got, err := c.nodes[0].e.Incident(inc.ID)
+	if err != nil || got.Slots[0].Assignment == "" || got.Slots[1].Assignment == "" {
+		t.Fatalf("incident after the loss: got %+v (%v), want both slots offered", got.Slots, err)
+	}
+	checkNodesLog(t, c.log())
+}
+
+// TestRetryWithoutCandidateWritesNothing: a slot nobody can take is
+// searched again by every node on its own, writing nothing until a
+// worker turns up; then exactly one node offers it.
+func TestRetryWithoutCandidateWritesNothing(t *testing.T) {
+	clock := newFakeClock()
+	pol := dispatch.DefaultPolicy()
+	pol.Batch.MinIncidents = 0
+	c := newCluster(t, 2, pol, clock)
+	c.roster(3)
+	ctx := context.Background()
+	in := crisisIncident(dongcheng, 1)
+	in.Needs[0].Skill = "elderly_care"
+	inc, err := c.nodes[0].e.CreateIncident(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.settle(c.nodes...)
+	before := c.storeSeq()
+	for range 3 {
+		clock.Advance(pol.Offers.RetryInterval.D())
+		for _, n := range c.nodes {
+			if err := n.e.Tick(ctx); err != nil {
+				t.Fatalf("tick: %v", err)
+			}
+		}
+	}
+	if got := c.storeSeq(); got != before {
+		t.Fatalf("retries without a candidate: got seq %d, want %d (nothing written)", got, before)
+	}
+	// One node alone: a write without an event would leave the other behind.
+	clock.Advance(pol.Offers.RetryInterval.D())
+	if err := c.nodes[0].e.Tick(ctx); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	c.checkConverged(c.nodes...)
+	p := offset(dongcheng, 1, 0)
+	if err := c.nodes[1].e.UpsertWorkers(ctx, []dispatch.WorkerInput{{ID: "pfa", Name: "pfa", HomeRegion: "BJ",
+		Skills: []string{"elderly_care"}, Position: &p}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[1].e.SetDuty(ctx, "pfa", true); err != nil {
+		t.Fatal(err)
+	}
+	c.settle(c.nodes...)
+	clock.Advance(pol.Offers.RetryInterval.D())
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.e.Tick(ctx); err != nil {
+				t.Errorf("tick: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.checkConverged(c.nodes...)
+	offers := 0
+	for _, ev := range c.log() {
+		if ev.Type == dispatch.EventOffered && ev.IncidentID == inc.ID {
+			offers++
+		}
+	}
+	if offers != 1 {
+		t.Fatalf("got %d offers of the slot, want 1", offers)
+	}
+}

@@ -29,7 +29,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}))
 	}
 	for _, ref := range retries {
-		errs = append(errs, e.write(ctx, "retry slot", func(tx *txn) error { return tx.retry(ref) }))
+		if err := e.write(ctx, "retry slot", func(tx *txn) error { return tx.retry(ref) }); !errors.Is(err, errNothingNew) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -48,7 +50,7 @@ func (e *Engine) due(now time.Time) (expired []string, batch bool, retries []slo
 	})
 	for ref := range e.waiting {
 		s := e.incidents[ref.incident].Slots[ref.slot]
-		if !s.Queued && !s.RetryAt.IsZero() && !now.Before(s.RetryAt) {
+		if !s.Queued && !s.RetryAt.IsZero() && !now.Before(e.retryAt(ref, s)) {
 			retries = append(retries, ref)
 		}
 	}
@@ -85,7 +87,26 @@ func (tx *txn) retry(ref slotRef) error {
 	inc := tx.editIncident(ref.incident)
 	inc.Slots[ref.slot].RetryAt = time.Time{}
 	tx.refill(inc, ref.slot)
+	if s := inc.Slots[ref.slot]; tx.e.shared != nil && len(tx.events) == 0 && !s.Queued {
+		// Nobody again: nothing to tell. Every node searches on its own
+		// timer; storing each next time would have the nodes rewrite the
+		// incident, unseen by the others, every interval.
+		tx.e.retryLater[ref] = s.RetryAt
+		return errNothingNew
+	}
 	return nil
+}
+
+// errNothingNew ends a write that found nothing worth storing.
+var errNothingNew = errors.New("nothing new")
+
+// retryAt is when slot ref (s) is searched again: the stored time, or
+// later if this node already searched in vain.
+func (e *Engine) retryAt(ref slotRef, s Slot) time.Time {
+	if l := e.retryLater[ref]; l.After(s.RetryAt) {
+		return l
+	}
+	return s.RetryAt
 }
 
 // nextDue is the earliest time something becomes due; zero if nothing is
@@ -103,8 +124,8 @@ func (e *Engine) nextDue() time.Time {
 		earlier(at)
 	}
 	for ref := range e.waiting {
-		if s := e.incidents[ref.incident].Slots[ref.slot]; !s.Queued {
-			earlier(s.RetryAt)
+		if s := e.incidents[ref.incident].Slots[ref.slot]; !s.Queued && !s.RetryAt.IsZero() {
+			earlier(e.retryAt(ref, s))
 		}
 	}
 	return next

@@ -307,6 +307,7 @@ func (e *Engine) trackWaiting(inc *Incident) {
 			e.waiting[ref] = struct{}{}
 		} else {
 			delete(e.waiting, ref)
+			delete(e.retryLater, ref)
 		}
 	}
 }
