@@ -181,6 +181,9 @@ func TestLanguageSwitch(t *testing.T) {
 	if got := dash.text(`#conn`); got != "Online" {
 		t.Errorf("connection label = %q, want Online", got)
 	}
+	if got := dash.text(`#who`); got != "联合调度台 · Beijing Tianjin Hebei" {
+		t.Errorf("desk = %q, want its name and the regions in English", got)
+	}
 	if got := dash.text(`.map-label.region-label`); got != "Beijing" && got != "Tianjin" && got != "Hebei" {
 		t.Errorf("map region label = %q, want an English region name", got)
 	}

@@ -38,7 +38,7 @@ async function main() {
     location.replace('/worker');
     return;
   }
-  $('#who').textContent = `${ui.me.name} · ${(ui.me.regions?.length ? ui.me.regions : REGIONS).map((r) => t(`region.${r}`)).join(' ')}`;
+  renderWho();
 
   setRunnersLoader(loadRunners);
   base = createBaseMap($('#map'));
@@ -50,6 +50,7 @@ async function main() {
   // once it leaves.
   $('#pane-detail').addEventListener('focusout', () => setTimeout(schedulePanels));
   onLangChange(() => {
+    renderWho();
     base.redrawLabels();
     feed.rerender();
     renderFilters();
@@ -164,6 +165,11 @@ async function loadRunners(id) {
   } catch {
     // The panel shows the terms without runners-up.
   }
+}
+
+// renderWho names the signed-in desk and the regions it sees.
+function renderWho() {
+  $('#who').textContent = `${ui.me.name} · ${(ui.me.regions?.length ? ui.me.regions : REGIONS).map((r) => t(`region.${r}`)).join(' ')}`;
 }
 
 function renderSeq() {
