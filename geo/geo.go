@@ -101,5 +101,6 @@ func sinHalf(x float64) float64 {
 		return math.Sin(y)
 	}
 	y2 := y * y
-	return y * (1 - y2/6*(1-y2/20*(1-y2/42*(1-y2/72*(1-y2/110)))))
+	// Horner form with reciprocals: divisions would cost more than math.Sin.
+	return y * (1 - y2*(1.0/6)*(1-y2*(1.0/20)*(1-y2*(1.0/42)*(1-y2*(1.0/72)*(1-y2*(1.0/110))))))
 }

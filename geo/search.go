@@ -33,12 +33,7 @@ func (ix *Index) Nearest(p Point, k int, f Filter, dst []Neighbor) ([]Neighbor, 
 	s.run(ix, p, k, f)
 	ix.mu.RUnlock()
 	dst = s.appendResult(dst)
-	// Drop what points into the index and the caller's closure, so a
-	// pooled searcher keeps neither alive.
-	s.f = Filter{}
-	clear(s.open[:cap(s.open)])
-	clear(s.later[:cap(s.later)])
-	s.near = s.near[:0]
+	s.f = Filter{} // the pool must not keep the caller's closure alive
 	searchers.Put(s)
 	return dst, nil
 }
@@ -137,9 +132,10 @@ func (s *searcher) havLowerBound(b Point) float64 {
 		dLng = 2*math.Pi - dLng
 	}
 	y, z := dLat/2, dLng/2
-	hLat := y * y * (1 - y*y/3)
-	hLng := z * z * (1 - z*z/3)
-	cos2 := max(0, s.o.cosLat*(1-dLat*dLat/2)-s.sinLat*math.Abs(dLat))
+	const third = 1.0 / 3
+	hLat := y * y * (1 - y*y*third)
+	hLng := z * z * (1 - z*z*third)
+	cos2 := max(0, s.o.cosLat*(1-dLat*dLat*0.5)-s.sinLat*math.Abs(dLat))
 	return hLat + s.o.cosLat*cos2*hLng
 }
 
