@@ -56,20 +56,21 @@ type Neighbor struct {
 // Index holds worker positions in a tree of H3 cells (see tree.go) and
 // answers nearest-k queries (see Nearest). It is safe for concurrent use
 // with one RWMutex: a query holds the read lock for microseconds, an
-// update the write lock for less, and no cgo call is made under either
-// except when a cell splits or is created. BenchmarkNearestUnderUpdates
-// and BenchmarkNearestParallel measure what that costs readers; sharding
-// would split a query across locks for no measured gain.
+// update the write lock for less. Updates make their h3 call before taking
+// the lock; only creating or splitting a cell calls h3 under it.
+// BenchmarkNearestUnderUpdates and BenchmarkNearestParallel measure what
+// readers pay; sharding would split every query across locks.
 //
 // Shape. Cells range from resolution 2 (about 87,000 km²; some 110 cover
 // China, so every query can weigh all roots) down to resolution 10 (about
-// 0.015 km², 66 m edges) and split above 64 workers. This was chosen with
-// BenchmarkShapes on city-clustered data at 1.5M workers (BENCHMARKS.md):
-// capacity 16 or 32 costs 84 or 64 bytes per worker and more cells opened
-// per query, 128 scans more workers per leaf for no gain at the median
-// and a worse p99; leaves at resolution 9 leave the densest downtown
-// cells over capacity (they cannot split) and 11 gains nothing over 10;
-// skipping resolutions (fan-out 49) weighs more children per opened cell.
+// 0.015 km², 66 m edges) and split above 128 workers. Chosen with
+// BenchmarkShapes and interleaved runs on city-clustered data at 1.5M
+// workers (BENCHMARKS.md): capacity 32 and 64 cost 64 and 55 bytes per
+// worker and open more cells per query (p50 about 10 and 9 µs against 8
+// at 128); 192 and 256 save 2 bytes more but scan more workers per leaf
+// and lose at p99. Leaves at resolution 9 leave the densest downtown cells
+// over capacity (they cannot split); 11 gains nothing over 10. Skipping
+// resolutions (fan-out 49) weighs three times the children per query.
 // The first design, fixed leaves at resolution 9 under parents at 7, 5
 // and 3, needed about 100 bytes per worker at 1.5M: rural workers sit
 // alone in their cells, and each occupied cell costs over 100 bytes.
@@ -103,7 +104,7 @@ func (e *entry) attrs() Attrs { return Attrs{Skills: e.skills, Cert: e.cert, Ava
 const (
 	defaultTopRes   = 2
 	defaultLeafRes  = 10
-	defaultCapacity = 64
+	defaultCapacity = 128
 )
 
 // NewIndex returns an empty index.
