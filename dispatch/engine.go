@@ -72,6 +72,8 @@ type Engine struct {
 	fed        uint64                        // last seq applied from the feed (or loaded)
 	following  bool                          // the feed runs: it, not commits, moves lastSeq
 	retryLater map[slotRef]time.Time         // next search of a slot whose last one found nobody, kept here only
+
+	pos posGroup // group commit of position updates
 }
 
 // wstate is a worker as the engine holds it: the record plus what the
@@ -83,6 +85,7 @@ type wstate struct {
 	pos    geo.Point
 	posAt  time.Time
 	hasPos bool
+	posSeq uint64 // seq of the position event applied last, on a shared store
 }
 
 // slotRef names one slot of one incident.
@@ -199,6 +202,11 @@ func (e *Engine) load(ctx context.Context) error {
 		}
 	}
 	e.lastSeq, e.fed = last, last
+	if e.shared != nil {
+		if err := e.completeLoadLocked(ctx); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	}
 	e.log.Info("engine loaded", "workers", len(e.workers), "incidents", len(e.incidents),
 		"assignments", len(e.assignments), "last_seq", last)
 	return nil

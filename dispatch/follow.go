@@ -77,6 +77,36 @@ func (e *Engine) follow(ctx context.Context) {
 func (e *Engine) applyFeed(ctx context.Context, evs []Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.applyEventsLocked(ctx, evs)
+}
+
+// catchUpLocked applies what the log holds beyond the feed's position now,
+// ahead of the feed (which then skips it). A write that lost a race runs
+// again on state as fresh as the store's, instead of losing again to
+// every change still on its way through the feed.
+func (e *Engine) catchUpLocked(ctx context.Context) error {
+	if !e.following {
+		return nil
+	}
+	for range catchUpPages {
+		evs, err := e.store.EventsAfter(ctx, e.fed, catchUpPage)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		if err := e.applyEventsLocked(ctx, evs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUpPage and catchUpPages bound one catch-up; the feed does the rest.
+const (
+	catchUpPage  = 1000
+	catchUpPages = 4
+)
+
+func (e *Engine) applyEventsLocked(ctx context.Context, evs []Event) error {
 	var workers, positions, others []RecordRef
 	seen := make(map[RecordRef]bool)
 	add := func(list *[]RecordRef, k RecordKind, id string) {
@@ -97,7 +127,7 @@ func (e *Engine) applyFeed(ctx context.Context, evs []Event) error {
 		if ev.Type == EventWorkerPosition {
 			var p PositionEvent
 			if err := json.Unmarshal(ev.Data, &p); err == nil {
-				e.movePosition(ev.WorkerID, p.Position, ev.Time.UTC())
+				e.movePosition(ev.WorkerID, p.Position, ev.Time.UTC(), ev.Seq)
 			}
 			continue
 		}

@@ -11,7 +11,9 @@ import (
 	"github.com/jjj-social-work/dispatch/dispatch"
 	"github.com/jjj-social-work/dispatch/dispatch/diskstore"
 	"github.com/jjj-social-work/dispatch/dispatch/memstore"
+	"github.com/jjj-social-work/dispatch/dispatch/redisstore"
 	"github.com/jjj-social-work/dispatch/geo"
+	"github.com/jjj-social-work/dispatch/internal/redistest"
 )
 
 const positionBenchWorkers = 20_000
@@ -22,26 +24,31 @@ const positionBenchWorkers = 20_000
 // batches committed straight to the store: the difference is the engine's
 // share (validation, lock, index move).
 func BenchmarkUpdatePosition(b *testing.B) {
-	for _, disk := range []bool{false, true} {
-		name := "memstore"
-		if disk {
-			name = "diskstore"
-		}
-		b.Run(name+"/engine", func(b *testing.B) { benchPositions(b, disk, true) })
-		b.Run(name+"/store_only", func(b *testing.B) { benchPositions(b, disk, false) })
+	for _, name := range []string{"memstore", "diskstore", "redis"} {
+		b.Run(name+"/engine", func(b *testing.B) { benchPositions(b, name, true) })
+		b.Run(name+"/store_only", func(b *testing.B) { benchPositions(b, name, false) })
 	}
 }
 
-func benchPositions(b *testing.B, disk, viaEngine bool) {
+func benchPositions(b *testing.B, store string, viaEngine bool) {
 	ctx := context.Background()
 	var st dispatch.Store = memstore.New()
-	if disk {
+	switch store {
+	case "diskstore":
 		ds, err := diskstore.Open(b.TempDir(), diskstore.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer ds.Close()
 		st = ds
+	case "redis":
+		srv := redistest.Start(b)
+		rs, err := redisstore.Open(ctx, redisstore.Options{URL: "redis://" + srv.Addr() + "?pool_size=128"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rs.Close()
+		st = rs
 	}
 	pol := testPolicy()
 	e, err := dispatch.New(ctx, dispatch.Options{Store: st, Policy: &pol})

@@ -31,7 +31,7 @@ import (
 
 // maxAttempts bounds how often one operation is run again after losing a
 // race with another node.
-const maxAttempts = 5
+const maxAttempts = 10
 
 // recordSum hashes a record's stored bytes as Expect wants them.
 func recordSum(v []byte) [sha1.Size]byte { return sha1.Sum(v) }
@@ -93,32 +93,86 @@ func missingRef(err error) (RecordRef, bool) {
 	return fe.missing, true
 }
 
-// refreshLocked rereads records from the store and installs them, with
-// the incidents and workers their assignments point to if memory lacks
-// them. Records the store does not have are left as they are.
+// refreshLocked rereads records from the store and installs them, then
+// whatever they point to that memory lacks: a record read now may be
+// newer than the events that named it, and refer to an assignment, an
+// incident or a worker this node has not seen yet. Records the store does
+// not have are left as they are.
 func (e *Engine) refreshLocked(ctx context.Context, refs []RecordRef) error {
-	for round := 0; len(refs) > 0 && round < 2; round++ {
+	for round := 0; len(refs) > 0 && round < maxRefreshRounds; round++ {
 		recs, err := e.shared.Records(ctx, refs)
 		if err != nil {
 			return fmt.Errorf("reread records: %w", err)
 		}
-		refs = refs[:0:0]
+		refs = nil
 		for _, r := range recs {
 			if err := e.applyRecordLocked(r); err != nil {
 				e.log.Error("apply record", "kind", r.Kind, "id", r.ID, "err", err)
 				continue
 			}
-			if a := e.assignments[r.ID]; r.Kind == KindAssignment && a != nil {
-				if e.incidents[a.IncidentID] == nil {
-					refs = append(refs, RecordRef{KindIncident, a.IncidentID})
-				}
-				if e.workers[a.WorkerID] == nil {
-					refs = append(refs, RecordRef{KindWorker, a.WorkerID}, RecordRef{KindPosition, a.WorkerID})
-				}
-			}
+			refs = append(refs, e.danglingLocked(r.Kind, r.ID)...)
 		}
 	}
+	if len(refs) > 0 {
+		return fmt.Errorf("reread records: still missing %d referenced records", len(refs))
+	}
 	return nil
+}
+
+// maxRefreshRounds bounds how far refreshLocked chases references; each
+// round reads everything missing so far in one round trip.
+const maxRefreshRounds = 8
+
+// danglingLocked lists what an installed record points to and memory
+// lacks.
+func (e *Engine) danglingLocked(k RecordKind, id string) []RecordRef {
+	var out []RecordRef
+	worker := func(wid string) {
+		if wid != "" && e.workers[wid] == nil {
+			out = append(out, RecordRef{KindWorker, wid}, RecordRef{KindPosition, wid})
+		}
+	}
+	assignment := func(aid string) {
+		if aid != "" && e.assignments[aid] == nil {
+			out = append(out, RecordRef{KindAssignment, aid})
+		}
+	}
+	switch k {
+	case KindWorker:
+		if w := e.workers[id]; w != nil {
+			assignment(w.Active)
+		}
+	case KindIncident:
+		if inc := e.incidents[id]; inc != nil {
+			for _, s := range inc.Slots {
+				assignment(s.Assignment)
+			}
+		}
+	case KindAssignment:
+		if a := e.assignments[id]; a != nil {
+			if e.incidents[a.IncidentID] == nil {
+				out = append(out, RecordRef{KindIncident, a.IncidentID})
+			}
+			worker(a.WorkerID)
+		}
+	}
+	return out
+}
+
+// completeLoadLocked rereads what loaded records point to and the load
+// missed: records change while a shared store is read kind by kind.
+func (e *Engine) completeLoadLocked(ctx context.Context) error {
+	var refs []RecordRef
+	for id := range e.workers {
+		refs = append(refs, e.danglingLocked(KindWorker, id)...)
+	}
+	for id := range e.incidents {
+		refs = append(refs, e.danglingLocked(KindIncident, id)...)
+	}
+	for id := range e.assignments {
+		refs = append(refs, e.danglingLocked(KindAssignment, id)...)
+	}
+	return e.refreshLocked(ctx, refs)
 }
 
 // applyRecordLocked installs one record as the store holds it. Installed
@@ -133,7 +187,7 @@ func (e *Engine) applyRecordLocked(r Record) error {
 		}
 		ns := &wstate{Worker: w}
 		if old := e.workers[w.ID]; old != nil {
-			ns.pos, ns.posAt, ns.hasPos = old.pos, old.posAt, old.hasPos
+			ns.pos, ns.posAt, ns.hasPos, ns.posSeq = old.pos, old.posAt, old.hasPos, old.posSeq
 		}
 		e.putWorker(ns)
 		e.indexWorker(ns)
@@ -142,7 +196,7 @@ func (e *Engine) applyRecordLocked(r Record) error {
 		if err := json.Unmarshal(r.Value, &p); err != nil {
 			return err
 		}
-		e.movePosition(r.ID, geo.Point{Lat: p.Lat, Lng: p.Lng}, p.At)
+		e.movePosition(r.ID, geo.Point{Lat: p.Lat, Lng: p.Lng}, p.At, 0)
 	case KindIncident:
 		var inc Incident
 		if err := json.Unmarshal(r.Value, &inc); err != nil {
@@ -174,14 +228,16 @@ func (e *Engine) applyRecordLocked(r Record) error {
 	return nil
 }
 
-// movePosition sets a known worker's position unless memory already holds
-// a later one.
-func (e *Engine) movePosition(id string, p geo.Point, at time.Time) {
+// movePosition sets a known worker's position from the event with seq, or
+// from the stored record if seq is 0. Commit order decides, not the
+// times: the store keeps the last committed position, and so must memory.
+func (e *Engine) movePosition(id string, p geo.Point, at time.Time, seq uint64) {
 	w := e.workers[id]
-	if w == nil || (w.hasPos && at.Before(w.posAt)) {
+	if w == nil || (seq != 0 && seq <= w.posSeq) {
 		return
 	}
 	w.pos, w.posAt, w.hasPos = p, at, true
+	w.posSeq = max(w.posSeq, seq)
 	e.indexWorker(w)
 }
 
@@ -203,10 +259,15 @@ func (e *Engine) adoptQueued(inc *Incident) {
 // noteCommitLocked records what this node just committed: the hashes of
 // the records it wrote, its seqs for the feed to skip, and the last seq.
 func (e *Engine) noteCommitLocked(b Batch, c Committed) {
+	n := len(c.Events)
 	for _, r := range b.Records {
 		e.noteSum(r)
+		if w := e.workers[r.ID]; r.Kind == KindPosition && w != nil && n > 0 {
+			// The batch's seqs are all this node's: no other node's
+			// position event falls between them.
+			w.posSeq = max(w.posSeq, c.Events[n-1].Seq)
+		}
 	}
-	n := len(c.Events)
 	if n == 0 {
 		return
 	}

@@ -200,6 +200,9 @@ func (e *Engine) commitLocked(ctx context.Context, op string, fn func(tx *txn) e
 		if rerr := e.refreshLocked(ctx, refs); rerr != nil {
 			return nil, fmt.Errorf("%s: %w", op, rerr)
 		}
+		if rerr := e.catchUpLocked(ctx); rerr != nil {
+			e.log.Debug("catch up with the log", "op", op, "err", rerr)
+		}
 	}
 }
 

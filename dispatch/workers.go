@@ -2,9 +2,7 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jjj-social-work/dispatch/geo"
 )
@@ -123,67 +121,4 @@ func (tx *txn) leaveOffer(id string) error {
 	tx.missed(inc, a.Slot, a.WorkerID)
 	tx.restatus(inc)
 	return nil
-}
-
-// UpdatePosition records a worker's position. It is the hot path (every
-// worker every 30 s), so it writes one small position record and event
-// and moves the worker in the index without copying the worker.
-func (e *Engine) UpdatePosition(ctx context.Context, workerID string, p geo.Point) error {
-	const op = "update position"
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("%s: %w", op, pointErr("position", err))
-	}
-	now := e.now()
-	rec, err := json.Marshal(positionRecord{Lat: p.Lat, Lng: p.Lng, At: now})
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	data, err := json.Marshal(PositionEvent{Position: p})
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	wait, err := e.commitPosition(ctx, workerID, p, now, Batch{
-		Events:  []Event{{Type: EventWorkerPosition, Time: now, WorkerID: workerID, Data: data}},
-		Records: []Record{{Kind: KindPosition, ID: workerID, Value: rec}},
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return e.awaitDurable(ctx, op, wait)
-}
-
-func (e *Engine) commitPosition(ctx context.Context, id string, p geo.Point, now time.Time, b Batch) (func(context.Context) error, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.broken != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, e.broken)
-	}
-	w := e.workers[id]
-	if w == nil && e.shared != nil {
-		// Another node may have added the worker moments ago.
-		if err := e.refreshLocked(ctx, []RecordRef{{KindWorker, id}, {KindPosition, id}}); err != nil {
-			return nil, err
-		}
-		w = e.workers[id]
-	}
-	if w == nil {
-		return nil, notFound("worker_id", "worker", id)
-	}
-	b.Events[0].Region = w.HomeRegion
-	c, err := e.store.Commit(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	// In place under the write lock: every reader copies under the read
-	// lock, and a value field shares nothing.
-	first := !w.hasPos
-	w.pos, w.posAt, w.hasPos = p, now, true
-	if first {
-		e.indexWorker(w)
-	} else if _, err := e.index.Move(w.gid, p); err != nil {
-		e.log.Error("index move", "worker", id, "err", err)
-	}
-	e.noteCommitLocked(b, c)
-	e.lastWait = c.Wait
-	return c.Wait, nil
 }
