@@ -56,7 +56,7 @@ type Neighbor struct {
 // Index holds worker positions in a tree of H3 cells (see tree.go) and
 // answers nearest-k queries (see Nearest). It is safe for concurrent use
 // with one RWMutex: a query holds the read lock for microseconds, an
-// update the write lock for less. Updates make their h3 call before taking
+// update the write lock for less. An update that needs h3 calls it outside
 // the lock; only creating or splitting a cell calls h3 under it.
 // BenchmarkNearestUnderUpdates and BenchmarkNearestParallel measure what
 // readers pay; sharding would split every query across locks.
