@@ -134,8 +134,8 @@ func (a vec3) cross(b vec3) vec3 {
 func (a vec3) norm() float64         { return math.Sqrt(a.dot(a)) }
 func (a vec3) chord2(b vec3) float64 { d := a.sub(b); return d.dot(d) }
 
-// cellGeom is what a leaf needs from h3: its centre, a chord radius that
-// contains the whole cell and a chord radius of a circle inside it.
+// cellGeom is what the index needs from h3 about a cell: its centre, a
+// chord radius that contains the whole cell and one of a circle inside it.
 type cellGeom struct {
 	c     vec3
 	outer float64 // chord, >= distance from c to every vertex
@@ -150,7 +150,7 @@ const (
 	arcMarginAbs = 1e-8
 )
 
-func leafGeom(cell uint64) cellGeom {
+func geomOf(cell uint64) cellGeom {
 	hc := h3.Cell(int64(cell))
 	ll := h3.CellToLatLng(hc)
 	c := toVec(Point{ll.Lat, ll.Lng})

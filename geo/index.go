@@ -24,8 +24,8 @@ type Filter struct {
 	MaxMeters     float64 // 0 means no limit; otherwise distance <= MaxMeters
 
 	// Accept is an optional extra check, called last and only for workers
-	// that would otherwise enter the result, so it may be called for fewer
-	// workers than pass the other tests. It runs under the index's read
+	// that would otherwise enter the result (or tie with its last), so it
+	// may be called for far fewer workers than pass the other tests. It runs under the index's read
 	// lock: it must not call back into the Index (a writer waiting for the
 	// lock would deadlock it) and should be quick.
 	Accept func(ID) bool
@@ -252,7 +252,7 @@ func (ix *Index) CountByCell(res int, f Filter) map[Cell]int {
 	geom := func(c uint64) cellGeom {
 		g, ok := geoms[c]
 		if !ok {
-			g = leafGeom(c)
+			g = geomOf(c)
 			geoms[c] = g
 		}
 		return g

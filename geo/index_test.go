@@ -411,10 +411,11 @@ func TestMovesStayExact(t *testing.T) {
 	}
 }
 
-// TestLeafGeom checks the two radii the update path and the search rely
-// on, on cells near Beijing and across the globe: every point drawn inside
-// the inner circle lies in the cell, every vertex inside the outer one.
-func TestLeafGeom(t *testing.T) {
+// TestCellGeom checks the two radii that the search (outer) and
+// CountByCell (inner) rely on, on cells near Beijing and across the globe:
+// every point on the inner circle lies in the cell, every vertex inside
+// the outer one.
+func TestCellGeom(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 300 {
 		p := clusteredPoint(r)
@@ -423,7 +424,7 @@ func TestLeafGeom(t *testing.T) {
 		}
 		for _, res := range []int{7, 9, 10} {
 			cell := latLngToCell(p, res)
-			g := leafGeom(cell)
+			g := geomOf(cell)
 			if g.inner <= 0 || g.inner >= g.outer {
 				t.Fatalf("cell %x: inner %g outer %g, want 0 < inner < outer", cell, g.inner, g.outer)
 			}

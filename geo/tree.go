@@ -321,7 +321,7 @@ func (ix *Index) growUp(ni int32, c vec3, rc float64) {
 
 // newNode creates an empty leaf for cell under parent (-1: a root).
 func (ix *Index) newNode(cell uint64, parent int32) int32 {
-	g := leafGeom(cell)
+	g := geomOf(cell)
 	var ni int32
 	if n := len(ix.free); n > 0 {
 		ni = ix.free[n-1]
