@@ -620,3 +620,38 @@ func TestRetryWithoutCandidateWritesNothing(t *testing.T) {
 		t.Fatalf("got %d offers of the slot, want 1", offers)
 	}
 }
+
+// TestSurgeSpreadOverNodes: incidents created on different nodes count
+// toward one burst, so the one that completes it queues for a joint batch.
+func TestSurgeSpreadOverNodes(t *testing.T) {
+	clock := newFakeClock()
+	pol := dispatch.DefaultPolicy()
+	pol.Batch = dispatch.BatchPolicy{Window: dispatch.Duration(2 * time.Second), MinIncidents: 3}
+	c := newCluster(t, 3, pol, clock)
+	c.roster(10)
+	ctx := context.Background()
+	var last dispatch.Incident
+	for i, n := range c.nodes {
+		inc, err := n.e.CreateIncident(ctx, crisisIncident(offset(dongcheng, float64(i), 0), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = inc
+		c.settle(c.nodes...)
+	}
+	if !last.Slots[0].Queued {
+		t.Fatalf("third incident of the burst, on a third node: got slot %+v, want queued", last.Slots[0])
+	}
+	clock.Advance(pol.Batch.Window.D())
+	for _, n := range c.nodes {
+		if err := n.e.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.checkConverged(c.nodes...)
+	inc, err := c.nodes[0].e.Incident(last.ID)
+	if err != nil || inc.Slots[0].Queued || inc.Slots[0].Assignment == "" {
+		t.Fatalf("after the window: got %+v (%v), want the slot offered", inc.Slots, err)
+	}
+	checkNodesLog(t, c.log())
+}

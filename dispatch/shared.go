@@ -202,6 +202,9 @@ func (e *Engine) applyRecordLocked(r Record) error {
 		if err := json.Unmarshal(r.Value, &inc); err != nil {
 			return err
 		}
+		if e.incidents[inc.ID] == nil {
+			e.noteForeignCreation(inc.CreatedAt)
+		}
 		e.incidents[inc.ID] = &inc
 		e.trackWaiting(&inc)
 		e.adoptQueued(&inc)
@@ -239,6 +242,14 @@ func (e *Engine) movePosition(id string, p geo.Point, at time.Time, seq uint64) 
 	w.pos, w.posAt, w.hasPos = p, at, true
 	w.posSeq = max(w.posSeq, seq)
 	e.indexWorker(w)
+}
+
+// noteForeignCreation counts another node's incident toward this node's
+// surge detection, so that a burst spread over the nodes is one burst.
+func (e *Engine) noteForeignCreation(at time.Time) {
+	if e.pol.Batch.MinIncidents > 0 && at.After(e.now().Add(-e.pol.Batch.Window.D())) {
+		e.recent = append(e.recent, at)
+	}
 }
 
 // adoptQueued opens a joint batch for slots another node queued: if that
