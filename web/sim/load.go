@@ -148,8 +148,7 @@ func newLoadRun(o LoadOptions) *loadRun {
 			Rate: o.Rate, Duration: o.Duration}}
 }
 
-// prepare loads the roster, issues credentials, and connects everyone,
-// reading the server's memory before and after.
+// prepare loads the roster, issues credentials and builds the clients.
 func (r *loadRun) prepare(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -173,25 +172,6 @@ func (r *loadRun) prepare(ctx context.Context) error {
 		return err
 	}
 	r.build(team, toks)
-	every := max(r.o.Settle/3, 50*time.Millisecond)
-	before, err := r.admin.settledMemory(ctx, 3, every)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := r.connectAll(ctx); err != nil {
-		return err
-	}
-	r.report.ConnectTime = time.Since(start)
-	r.o.Logger.Info("connected", "streams", len(r.desks)+len(r.workers), "in", r.report.ConnectTime.Round(time.Millisecond))
-	if err := sleepCtx(ctx, r.o.Settle); err != nil {
-		return err
-	}
-	after, err := r.admin.settledMemory(ctx, 3, every)
-	if err != nil {
-		return err
-	}
-	r.report.setMemory(before, after)
 	return nil
 }
 
@@ -225,41 +205,30 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// connectAll opens the desks' streams, then the workers', a bounded
-// number at a time.
-func (r *loadRun) connectAll(ctx context.Context) error {
+// connect opens streams a bounded number at a time, then keeps each one
+// read (and resumed) on its own goroutine in streams.
+func (r *loadRun) connect(ctx context.Context, streams *errgroup.Group, conns []*streamConn) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(loadConnectParallel)
-	for _, d := range r.desks {
-		g.Go(func() error { return d.stream.connect(gctx) })
+	for _, c := range conns {
+		g.Go(func() error { return c.connect(gctx) })
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("connect desks: %w", err)
+		return err
 	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(loadConnectParallel)
-	for _, w := range r.workers {
-		g.Go(func() error { return w.stream.connect(gctx) })
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("connect workers: %w", err)
+	for _, c := range conns {
+		streams.Go(func() error { return c.run(ctx) })
 	}
 	return nil
 }
 
-// run keeps every stream read, puts the workers on duty, drives the
-// incidents, waits for the streams to drain, then stops them all.
+// run measures and drives with every stream read on its own goroutine,
+// then stops them all.
 func (r *loadRun) run(ctx context.Context) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	streams, sgctx := errgroup.WithContext(sctx)
-	for _, d := range r.desks {
-		streams.Go(func() error { return d.stream.run(sgctx) })
-	}
-	for _, w := range r.workers {
-		streams.Go(func() error { return w.stream.run(sgctx) })
-	}
-	err := r.drive(sgctx)
+	err := r.measureAndDrive(sgctx, streams)
 	stop()
 	if serr := streams.Wait(); serr != nil && err == nil {
 		err = serr
@@ -267,10 +236,58 @@ func (r *loadRun) run(ctx context.Context) error {
 	return err
 }
 
-func (r *loadRun) drive(ctx context.Context) error {
+// measureAndDrive reads the server's memory, connects the workers and
+// puts them on duty before the desks connect (ten thousand duty events
+// fanned out to every desk would bury the run), connects the desks, reads
+// the memory again with every connection idle, then drives.
+func (r *loadRun) measureAndDrive(ctx context.Context, streams *errgroup.Group) error {
+	every := max(r.o.Settle/3, 50*time.Millisecond)
+	before, err := r.admin.settledMemory(ctx, 3, every)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := r.connect(ctx, streams, r.workerStreams()); err != nil {
+		return fmt.Errorf("connect workers: %w", err)
+	}
+	took := time.Since(start)
 	if err := r.onDuty(ctx); err != nil {
 		return err
 	}
+	start = time.Now()
+	if err := r.connect(ctx, streams, r.deskStreams()); err != nil {
+		return fmt.Errorf("connect desks: %w", err)
+	}
+	r.report.ConnectTime = took + time.Since(start)
+	r.o.Logger.Info("connected", "streams", len(r.desks)+len(r.workers), "in", r.report.ConnectTime.Round(time.Millisecond))
+	if err := sleepCtx(ctx, r.o.Settle); err != nil {
+		return err
+	}
+	after, err := r.admin.settledMemory(ctx, 3, every)
+	if err != nil {
+		return err
+	}
+	r.report.setMemory(before, after)
+	return r.drive(ctx)
+}
+
+func (r *loadRun) workerStreams() []*streamConn {
+	out := make([]*streamConn, len(r.workers))
+	for i, w := range r.workers {
+		out[i] = w.stream
+	}
+	return out
+}
+
+func (r *loadRun) deskStreams() []*streamConn {
+	out := make([]*streamConn, len(r.desks))
+	for i, d := range r.desks {
+		out[i] = d.stream
+	}
+	return out
+}
+
+func (r *loadRun) drive(ctx context.Context) error {
 	before, berr := r.admin.scrapeMemory(ctx)
 	tool, start := ownCPU(), time.Now()
 	defer func() {

@@ -112,21 +112,27 @@ func (d *loadDesk) onEvent(h eventHead, _ []byte) {
 	}
 }
 
-// missing counts the events the reference desk saw for worker i, after
-// the worker's stream went live and up to end, that the worker did not get.
-func missing(ref []uint64, got []uint64, start, end uint64) uint64 {
+// missing compares worker i's stream with the reference desk: of the
+// events about the worker after its stream went live and up to end, those
+// at or before the worker's last sequence that it lacks were skipped
+// (lost); those after it were not delivered yet (late).
+func missing(ref, got []uint64, start, end, last uint64) (lost, late uint64) {
 	have := make(map[uint64]struct{}, len(got))
 	for _, s := range got {
 		have[s] = struct{}{}
 	}
-	var n uint64
 	for _, s := range ref {
 		if s <= start || s > end {
 			continue
 		}
-		if _, ok := have[s]; !ok {
-			n++
+		if _, ok := have[s]; ok {
+			continue
+		}
+		if s <= last {
+			lost++
+		} else {
+			late++
 		}
 	}
-	return n
+	return lost, late
 }

@@ -51,11 +51,14 @@ type LoadReport struct {
 	ToolCores   float64 `json:"tool_cores"`
 
 	Events uint64 `json:"events_received"`
-	// Lost counts events a stream should have had but did not get: gaps
-	// in a coordinator's sequence, coordinators short of the final head,
-	// and worker events the reference coordinator saw but the worker did
-	// not. Lost and Duplicated must be zero.
+	// Lost counts events a stream skipped: gaps in a coordinator's
+	// sequence, and events about a worker that the reference coordinator
+	// got but the worker's stream passed over. Lost and Duplicated must be
+	// zero. Late counts events not delivered yet when the run ended (a
+	// coordinator short of the server's head, a worker short of its last
+	// event): an overloaded server, not a broken stream.
 	Lost         uint64 `json:"lost"`
+	Late         uint64 `json:"late"`
 	Duplicated   uint64 `json:"duplicated"`
 	Resets       uint64 `json:"resets"`
 	Reconnects   uint64 `json:"reconnects"`
@@ -93,14 +96,17 @@ func (r *loadRun) finish() {
 	for _, d := range r.desks {
 		rep.addStream(&d.stream.stats)
 		if last := d.stream.stats.Last.Load(); last < rep.endSeq {
-			rep.Lost += rep.endSeq - last
+			rep.Late += rep.endSeq - last
 		}
 	}
 	ref := r.desks[0]
 	rep.EventTypes = ref.types
+	end := min(rep.endSeq, ref.stream.stats.Last.Load())
 	for i, w := range r.workers {
 		rep.addStream(&w.stream.stats)
-		rep.Lost += missing(ref.refSeqs[i], w.seqs, w.start, rep.endSeq)
+		lost, late := missing(ref.refSeqs[i], w.seqs, w.start, end, w.stream.stats.Last.Load())
+		rep.Lost += lost
+		rep.Late += late
 	}
 }
 
@@ -134,6 +140,6 @@ func (rep *LoadReport) Print(w io.Writer) {
 		rep.Coordinators, pct(rep.AcceptToAll), rep.AcceptsUnseen)
 	fmt.Fprintf(w, "CPU while driving: server %.2f cores, this tool %.2f cores\n", rep.ServerCores, rep.ToolCores)
 	fmt.Fprintf(w, "one coordinator's events by type: %v\n", rep.EventTypes)
-	fmt.Fprintf(w, "events received %d: lost %d, duplicated %d, resets %d, reconnects %d, worker errors %d\n",
-		rep.Events, rep.Lost, rep.Duplicated, rep.Resets, rep.Reconnects, rep.WorkerErrors)
+	fmt.Fprintf(w, "events received %d: lost %d, duplicated %d, late %d, resets %d, reconnects %d, worker errors %d\n",
+		rep.Events, rep.Lost, rep.Duplicated, rep.Late, rep.Resets, rep.Reconnects, rep.WorkerErrors)
 }

@@ -47,9 +47,9 @@ func checkReport(t *testing.T, rep *LoadReport) {
 	if !(p.P50 > 0 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.Max) {
 		t.Errorf("got percentiles %+v, want 0 < p50 <= p90 <= p99 <= max", p)
 	}
-	if rep.Lost != 0 || rep.Duplicated != 0 || rep.Resets != 0 || rep.AcceptsUnseen != 0 || rep.Unoffered != 0 {
-		t.Errorf("got lost %d, duplicated %d, resets %d, unseen %d, unoffered %d: want all zero",
-			rep.Lost, rep.Duplicated, rep.Resets, rep.AcceptsUnseen, rep.Unoffered)
+	if rep.Lost != 0 || rep.Duplicated != 0 || rep.Late != 0 || rep.Resets != 0 || rep.AcceptsUnseen != 0 || rep.Unoffered != 0 {
+		t.Errorf("got lost %d, duplicated %d, late %d, resets %d, unseen %d, unoffered %d: want all zero",
+			rep.Lost, rep.Duplicated, rep.Late, rep.Resets, rep.AcceptsUnseen, rep.Unoffered)
 	}
 	if rep.WorkerErrors != 0 || rep.EventTypes["assignment.completed"] != uint64(rep.Offers) {
 		t.Errorf("got %d worker errors and %d completions for %d offers, want none and one each",
@@ -57,6 +57,29 @@ func checkReport(t *testing.T, rep *LoadReport) {
 	}
 	if rep.Events == 0 || rep.HeapAfter == 0 {
 		t.Errorf("got %d events and heap %v, want both measured", rep.Events, rep.HeapAfter)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	ref := []uint64{3, 5, 8, 13, 21}
+	tests := []struct {
+		name       string
+		got        []uint64
+		start, end uint64
+		last       uint64
+		lost, late uint64
+	}{
+		{"all there", []uint64{3, 5, 8, 13, 21}, 0, 21, 21, 0, 0},
+		{"before live ignored", []uint64{8, 13, 21}, 5, 21, 21, 0, 0},
+		{"skipped is lost", []uint64{3, 8, 13, 21}, 0, 21, 21, 1, 0},
+		{"beyond last is late", []uint64{3, 5, 8}, 0, 21, 9, 0, 2},
+		{"beyond end ignored", []uint64{3, 5}, 0, 6, 6, 0, 0},
+	}
+	for _, tt := range tests {
+		lost, late := missing(ref, tt.got, tt.start, tt.end, tt.last)
+		if lost != tt.lost || late != tt.late {
+			t.Errorf("%s: got lost %d late %d, want %d and %d", tt.name, lost, late, tt.lost, tt.late)
+		}
 	}
 }
 
