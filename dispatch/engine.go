@@ -72,6 +72,7 @@ type Engine struct {
 	fed        uint64                        // last seq applied from the feed (or loaded)
 	following  bool                          // the feed runs: it, not commits, moves lastSeq
 	retryLater map[slotRef]time.Time         // next search of a slot whose last one found nobody, kept here only
+	mine       map[string]struct{}           // offers this node made: others wait foreignExpiryGrace before expiring theirs
 
 	pos posGroup // group commit of position updates
 }
@@ -159,7 +160,7 @@ func (e *Engine) resetMemory() {
 	e.byWorker, e.byIncident = make(map[string][]string), make(map[string][]string)
 	e.offers, e.waiting = make(map[string]time.Time), make(map[slotRef]struct{})
 	e.batchDue, e.recent = time.Time{}, nil
-	e.retryLater = make(map[slotRef]time.Time)
+	e.retryLater, e.mine = make(map[slotRef]time.Time), make(map[string]struct{})
 	if e.shared != nil {
 		e.sums = make(map[recordKey][sha1.Size]byte)
 	}

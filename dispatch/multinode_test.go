@@ -409,7 +409,8 @@ func TestDeadNodeOffersExpireOnce(t *testing.T) {
 		t.Fatalf("got %d offers, want one per incident (%d)", len(offered), len(incs))
 	}
 
-	clock.Advance(pol.Offers.Timeout.III.D())
+	// Past the grace a node gives other nodes to expire their own offers.
+	clock.Advance(pol.Offers.Timeout.III.D() + 5*time.Second)
 	tickAll()
 	ends := checkNodesLog(t, c.log())
 	for _, id := range offered {

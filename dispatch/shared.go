@@ -222,6 +222,7 @@ func (e *Engine) applyRecordLocked(r Record) error {
 			e.offers[a.ID] = a.ExpiresAt
 		} else {
 			delete(e.offers, a.ID)
+			delete(e.mine, a.ID)
 		}
 	default:
 		return nil

@@ -40,8 +40,8 @@ func (e *Engine) Tick(ctx context.Context) error {
 func (e *Engine) due(now time.Time) (expired []string, batch bool, retries []slotRef) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	for id, at := range e.offers {
-		if !now.Before(at) {
+	for id := range e.offers {
+		if !now.Before(e.expiryDue(id)) {
 			expired = append(expired, id)
 		}
 	}
@@ -97,6 +97,20 @@ func (tx *txn) retry(ref slotRef) error {
 	return nil
 }
 
+// foreignExpiryGrace is how long after its expiry a node waits before it
+// expires an offer another node made. That node normally does it on time,
+// and the others then need not race it; if it died, they step in.
+const foreignExpiryGrace = 2 * time.Second
+
+// expiryDue is when this node expires offer id.
+func (e *Engine) expiryDue(id string) time.Time {
+	at := e.offers[id]
+	if _, mine := e.mine[id]; e.shared != nil && !mine {
+		at = at.Add(foreignExpiryGrace)
+	}
+	return at
+}
+
 // errNothingNew ends a write that found nothing worth storing.
 var errNothingNew = errors.New("nothing new")
 
@@ -120,8 +134,8 @@ func (e *Engine) nextDue() time.Time {
 			next = t
 		}
 	}
-	for _, at := range e.offers {
-		earlier(at)
+	for id := range e.offers {
+		earlier(e.expiryDue(id))
 	}
 	for ref := range e.waiting {
 		if s := e.incidents[ref.incident].Slots[ref.slot]; !s.Queued && !s.RetryAt.IsZero() {

@@ -289,8 +289,12 @@ func (e *Engine) install(tx *txn) {
 		e.assignments[a.ID] = a
 		if a.State == StateOffered {
 			e.offers[a.ID] = a.ExpiresAt
+			if e.shared != nil {
+				e.mine[a.ID] = struct{}{}
+			}
 		} else {
 			delete(e.offers, a.ID)
+			delete(e.mine, a.ID)
 		}
 	}
 	for _, inc := range tx.incidents {
