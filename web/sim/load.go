@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -90,7 +91,6 @@ type loadRun struct {
 	rec        *recorder
 	workers    []*loadWorker
 	desks      []*loadDesk
-	ready      atomic.Int64
 	errs       atomic.Int64
 	report     LoadReport
 }
@@ -236,12 +236,19 @@ func (r *loadRun) run(ctx context.Context) error {
 	return err
 }
 
-// measureAndDrive reads the server's memory, connects the workers and
-// puts them on duty before the desks connect (ten thousand duty events
-// fanned out to every desk would bury the run), connects the desks, reads
-// the memory again with every connection idle, then drives.
+// measureAndDrive puts the roster on duty before anyone connects (ten
+// thousand duty events fanned out to every desk would bury the run and
+// the memory figure), reads the server's memory, connects every worker
+// and desk, reads the memory again with every connection idle, then
+// drives.
 func (r *loadRun) measureAndDrive(ctx context.Context, streams *errgroup.Group) error {
+	if err := r.onDuty(ctx); err != nil {
+		return err
+	}
 	every := max(r.o.Settle/3, 50*time.Millisecond)
+	if err := sleepCtx(ctx, r.o.Settle); err != nil {
+		return err
+	}
 	before, err := r.admin.settledMemory(ctx, 3, every)
 	if err != nil {
 		return err
@@ -250,15 +257,10 @@ func (r *loadRun) measureAndDrive(ctx context.Context, streams *errgroup.Group) 
 	if err := r.connect(ctx, streams, r.workerStreams()); err != nil {
 		return fmt.Errorf("connect workers: %w", err)
 	}
-	took := time.Since(start)
-	if err := r.onDuty(ctx); err != nil {
-		return err
-	}
-	start = time.Now()
 	if err := r.connect(ctx, streams, r.deskStreams()); err != nil {
 		return fmt.Errorf("connect desks: %w", err)
 	}
-	r.report.ConnectTime = took + time.Since(start)
+	r.report.ConnectTime = time.Since(start)
 	r.o.Logger.Info("connected", "streams", len(r.desks)+len(r.workers), "in", r.report.ConnectTime.Round(time.Millisecond))
 	if err := sleepCtx(ctx, r.o.Settle); err != nil {
 		return err
@@ -312,19 +314,23 @@ func (r *loadRun) drive(ctx context.Context) error {
 	return r.drain(ctx)
 }
 
-// onDuty puts every worker on duty and waits for the acknowledgements.
+// onDuty puts every worker on duty through the API, as a desk may on a
+// worker's behalf (PUT /api/v1/workers/{id}/duty), a bounded number at a
+// time.
 func (r *loadRun) onDuty(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(loadIntakeParallel)
 	for _, w := range r.workers {
-		w.goOnDuty()
+		g.Go(func() error {
+			path := routeWorkers + "/" + url.PathEscape(w.id) + "/duty"
+			if err := r.admin.do(gctx, http.MethodPut, path, map[string]bool{"on_duty": true}, nil); err != nil {
+				return fmt.Errorf("on duty: %w", err)
+			}
+			return nil
+		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for r.ready.Load() < int64(len(r.workers)) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("on duty: %d of %d workers acknowledged", r.ready.Load(), len(r.workers))
-		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	r.o.Logger.Info("workers on duty", "workers", len(r.workers))
 	return nil

@@ -22,8 +22,6 @@ type loadWorker struct {
 	n      uint32
 	stream *streamConn
 	rec    *recorder
-	ready  *atomic.Int64 // workers whose duty message was acknowledged
-	dutyID string
 	errs   *atomic.Int64
 
 	// Reader goroutine only (read after the run stopped).
@@ -67,18 +65,9 @@ func (w *loadWorker) onEvent(h eventHead, _ []byte) {
 }
 
 func (w *loadWorker) onReply(f frame) {
-	switch {
-	case f.Type == frameAck && f.ID == w.dutyID:
-		w.ready.Add(1)
-	case f.Type == frameError:
+	if f.Type == frameError {
 		w.errs.Add(1)
 	}
-}
-
-// goOnDuty sends the duty message; onReply counts its acknowledgement.
-func (w *loadWorker) goOnDuty() {
-	w.dutyID = w.nextID()
-	w.stream.sendTracked(w.dutyID, dutyMessage(w.dutyID, true))
 }
 
 // loadDesk is a simulated joint desk: it notes when each acceptance

@@ -98,7 +98,7 @@ func (r *loadRun) build(team []dispatch.WorkerInput, toks []string) {
 	run := runPrefix()
 	for i, wi := range team {
 		w := &loadWorker{idx: i, id: wi.ID, home: *wi.Position, prefix: run + strconv.Itoa(i) + ".",
-			rec: r.rec, ready: &r.ready, errs: &r.errs}
+			rec: r.rec, errs: &r.errs}
 		api := newAPIClient(r.o.BaseURL, toks[r.o.Coordinators+i], r.hc)
 		w.stream = newStreamConn(streamConfig{api: api, dialer: r.dialer, log: r.o.Logger,
 			onEvent: w.onEvent, onReply: w.onReply, onLive: w.onLive})

@@ -15,14 +15,15 @@ import (
 
 // Process metrics read from the server's /metrics to size its memory.
 const (
-	metricRSS  = "process_resident_memory_bytes"
-	metricHeap = "go_memstats_heap_inuse_bytes"
-	metricCPU  = "process_cpu_seconds_total"
+	metricRSS   = "process_resident_memory_bytes"
+	metricHeap  = "go_memstats_heap_inuse_bytes"
+	metricCPU   = "process_cpu_seconds_total"
+	metricStack = "go_memstats_stack_inuse_bytes"
 )
 
 // memSample is the server's memory (and CPU time so far) at one moment.
 type memSample struct {
-	RSS, Heap, CPU float64
+	RSS, Heap, Stack, CPU float64
 }
 
 // scrapeMemory reads the two memory gauges (administrator).
@@ -55,7 +56,7 @@ func parseMemory(b []byte) (memSample, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || (name != metricRSS && name != metricHeap && name != metricCPU) {
+		if !ok || (name != metricRSS && name != metricHeap && name != metricCPU && name != metricStack) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
@@ -71,6 +72,8 @@ func parseMemory(b []byte) (memSample, error) {
 			found++
 		case metricCPU:
 			m.CPU = v
+		case metricStack:
+			m.Stack = v
 		}
 	}
 	if found < 2 {
@@ -83,7 +86,7 @@ func parseMemory(b []byte) (memSample, error) {
 // median of each gauge, so one garbage collection more or less does not
 // swing the figure.
 func (c *apiClient) settledMemory(ctx context.Context, samples int, every time.Duration) (memSample, error) {
-	var rss, heap []float64
+	var rss, heap, stack []float64
 	for i := range samples {
 		if i > 0 {
 			select {
@@ -96,9 +99,9 @@ func (c *apiClient) settledMemory(ctx context.Context, samples int, every time.D
 		if err != nil {
 			return memSample{}, err
 		}
-		rss, heap = append(rss, m.RSS), append(heap, m.Heap)
+		rss, heap, stack = append(rss, m.RSS), append(heap, m.Heap), append(stack, m.Stack)
 	}
-	return memSample{RSS: median(rss), Heap: median(heap)}, nil
+	return memSample{RSS: median(rss), Heap: median(heap), Stack: median(stack)}, nil
 }
 
 func median(v []float64) float64 {

@@ -43,6 +43,7 @@ type LoadReport struct {
 	HeapBefore, HeapAfter float64 `json:"-"`
 	RSSPerConn            float64 `json:"rss_bytes_per_connection"`
 	HeapPerConn           float64 `json:"heap_bytes_per_connection"`
+	StackPerConn          float64 `json:"stack_bytes_per_connection"`
 
 	// ServerCores and ToolCores are the CPU each used while driving and
 	// draining, in cores (CPU seconds per second): on a shared machine they
@@ -74,6 +75,7 @@ func (rep *LoadReport) setMemory(before, after memSample) {
 	rep.RSSBefore, rep.RSSAfter, rep.HeapBefore, rep.HeapAfter = before.RSS, after.RSS, before.Heap, after.Heap
 	rep.RSSPerConn = (after.RSS - before.RSS) / n
 	rep.HeapPerConn = (after.Heap - before.Heap) / n
+	rep.StackPerConn = (after.Stack - before.Stack) / n
 }
 
 func (rep *LoadReport) setCPU(server float64, tool, wall time.Duration) {
@@ -130,8 +132,9 @@ func (rep *LoadReport) Print(w io.Writer) {
 		rep.Target, rep.Workers, rep.Coordinators, rep.Rate, rep.Duration)
 	fmt.Fprintf(w, "connected %d streams in %v; server joint batching: %s\n",
 		rep.Workers+rep.Coordinators, rep.ConnectTime.Round(time.Millisecond), rep.BatchWindow)
-	fmt.Fprintf(w, "server memory per idle connection: RSS %s (%s → %s), Go heap %s (%s → %s)\n",
-		kib(rep.RSSPerConn), mib(rep.RSSBefore), mib(rep.RSSAfter), kib(rep.HeapPerConn), mib(rep.HeapBefore), mib(rep.HeapAfter))
+	fmt.Fprintf(w, "server memory per idle connection: RSS %s (%s → %s); Go heap %s (%s → %s) + goroutine stacks %s\n",
+		kib(rep.RSSPerConn), mib(rep.RSSBefore), mib(rep.RSSAfter), kib(rep.HeapPerConn), mib(rep.HeapBefore), mib(rep.HeapAfter),
+		kib(rep.StackPerConn))
 	fmt.Fprintf(w, "incidents: %d sent, %d failed, %d behind schedule; %d offers, %d incidents never offered\n",
 		rep.IncidentsSent, rep.IntakeErrors, rep.Behind, rep.Offers, rep.Unoffered)
 	fmt.Fprintf(w, "intake → offer at the worker:        %s\n", pct(rep.IntakeToOffer))
