@@ -350,7 +350,7 @@ func (r *loadRun) drain(ctx context.Context) error {
 	if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
 		return err
 	}
-	head, err := r.admin.readySeq(ctx)
+	head, err := r.engineSeq(ctx)
 	if err != nil {
 		return err
 	}
@@ -361,6 +361,17 @@ func (r *loadRun) drain(ctx context.Context) error {
 	}
 	r.report.endSeq = head
 	return sleepCtx(ctx, 500*time.Millisecond) // workers' streams run beside the desks'
+}
+
+// engineSeq is the engine's last committed sequence, which the streams
+// must reach: a worker's view carries it (/readyz has the stream hub's
+// head, which lags the engine when the hub is the bottleneck).
+func (r *loadRun) engineSeq(ctx context.Context) (uint64, error) {
+	v, err := r.admin.workerView(ctx, r.workers[0].id)
+	if err != nil {
+		return 0, fmt.Errorf("engine sequence: %w", err)
+	}
+	return v.LastSeq, nil
 }
 
 func (r *loadRun) desksAt(seq uint64) bool {
