@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -81,6 +81,32 @@ func (o *LoadOptions) check() error {
 	return nil
 }
 
+// errorCounts counts the error replies workers got, by code.
+type errorCounts struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (e *errorCounts) add(code string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]int64{}
+	}
+	e.m[code]++
+}
+
+func (e *errorCounts) snapshot() (total int64, byCode map[string]int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	byCode = make(map[string]int64, len(e.m))
+	for k, v := range e.m {
+		byCode[k] = v
+		total += v
+	}
+	return total, byCode
+}
+
 // loadRun is one run's state.
 type loadRun struct {
 	o          LoadOptions
@@ -91,7 +117,7 @@ type loadRun struct {
 	rec        *recorder
 	workers    []*loadWorker
 	desks      []*loadDesk
-	errs       atomic.Int64
+	errs       errorCounts
 	report     LoadReport
 }
 

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/jjj-social-work/dispatch/dispatch"
@@ -22,7 +21,7 @@ type loadWorker struct {
 	n      uint32
 	stream *streamConn
 	rec    *recorder
-	errs   *atomic.Int64
+	errs   *errorCounts
 
 	// Reader goroutine only (read after the run stopped).
 	seqs  []uint64 // every event sequence received
@@ -66,7 +65,11 @@ func (w *loadWorker) onEvent(h eventHead, _ []byte) {
 
 func (w *loadWorker) onReply(f frame) {
 	if f.Type == frameError {
-		w.errs.Add(1)
+		code := "unknown"
+		if f.Error != nil {
+			code = f.Error.Code
+		}
+		w.errs.add(code)
 	}
 }
 

@@ -58,12 +58,18 @@ type LoadReport struct {
 	// zero. Late counts events not delivered yet when the run ended (a
 	// coordinator short of the server's head, a worker short of its last
 	// event): an overloaded server, not a broken stream.
-	Lost         uint64 `json:"lost"`
-	Late         uint64 `json:"late"`
-	Duplicated   uint64 `json:"duplicated"`
-	Resets       uint64 `json:"resets"`
-	Reconnects   uint64 `json:"reconnects"`
+	Lost       uint64 `json:"lost"`
+	Late       uint64 `json:"late"`
+	Duplicated uint64 `json:"duplicated"`
+	Resets     uint64 `json:"resets"`
+	Reconnects uint64 `json:"reconnects"`
+	// Retries are worker messages resent after the server rate-limited
+	// them.
+	Retries      uint64 `json:"retries"`
 	WorkerErrors int64  `json:"worker_errors"`
+	// WorkerErrorCodes are the error replies' codes (e.g. a step the
+	// server refused as an invalid transition).
+	WorkerErrorCodes map[string]int64 `json:"worker_error_codes,omitempty"`
 	// EventTypes counts what one coordinator received, by event type.
 	EventTypes map[string]uint64 `json:"event_types"`
 
@@ -94,7 +100,7 @@ func (r *loadRun) finish() {
 	rep.IntakeRequest = percentiles(r.rec.intakeReq.d)
 	rep.Offers, rep.Unoffered = r.rec.offers, len(r.rec.intakeAt)
 	rep.IntakeErrors, rep.AcceptsUnseen = r.rec.intakeErrors, r.rec.unfinished()
-	rep.WorkerErrors = r.errs.Load()
+	rep.WorkerErrors, rep.WorkerErrorCodes = r.errs.snapshot()
 	for _, d := range r.desks {
 		rep.addStream(&d.stream.stats)
 		if last := d.stream.stats.Last.Load(); last < rep.endSeq {
@@ -118,6 +124,7 @@ func (rep *LoadReport) addStream(s *streamStats) {
 	rep.Duplicated += s.Duplicates.Load()
 	rep.Resets += s.Resets.Load()
 	rep.Reconnects += s.Reconnects.Load()
+	rep.Retries += s.Retries.Load()
 }
 
 // Print writes the report for people.
@@ -143,6 +150,9 @@ func (rep *LoadReport) Print(w io.Writer) {
 		rep.Coordinators, pct(rep.AcceptToAll), rep.AcceptsUnseen)
 	fmt.Fprintf(w, "CPU while driving: server %.2f cores, this tool %.2f cores\n", rep.ServerCores, rep.ToolCores)
 	fmt.Fprintf(w, "one coordinator's events by type: %v\n", rep.EventTypes)
-	fmt.Fprintf(w, "events received %d: lost %d, duplicated %d, late %d, resets %d, reconnects %d, worker errors %d\n",
-		rep.Events, rep.Lost, rep.Duplicated, rep.Late, rep.Resets, rep.Reconnects, rep.WorkerErrors)
+	fmt.Fprintf(w, "events received %d: lost %d, duplicated %d, late %d, resets %d, reconnects %d; worker messages rate-limited and resent %d, refused %d\n",
+		rep.Events, rep.Lost, rep.Duplicated, rep.Late, rep.Resets, rep.Reconnects, rep.Retries, rep.WorkerErrors)
+	if len(rep.WorkerErrorCodes) > 0 {
+		fmt.Fprintf(w, "worker error replies by code: %v\n", rep.WorkerErrorCodes)
+	}
 }

@@ -28,6 +28,10 @@ const (
 	// closeCredential is the server's close code for a revoked or expired
 	// credential: reconnecting cannot help.
 	closeCredential = 4001
+	// codeRateLimited is the server's answer to too many messages; the
+	// message is resent after rateLimitPause.
+	codeRateLimited = "rate_limited"
+	rateLimitPause  = time.Second
 )
 
 var (
@@ -66,6 +70,7 @@ type streamStats struct {
 	Gaps       atomic.Uint64 // missing sequence numbers (contiguous streams)
 	Reconnects atomic.Uint64
 	Resets     atomic.Uint64
+	Retries    atomic.Uint64 // messages resent after the server rate-limited them
 	// Last is the last sequence applied, for readers off the stream's
 	// goroutine (a load run waits for every stream to reach the head).
 	Last atomic.Uint64
@@ -272,6 +277,9 @@ func (s *streamConn) handle(b []byte) (string, error) {
 			s.cfg.onReset()
 		}
 	case frameAck, frameError:
+		if f.Type == frameError && f.Error != nil && f.Error.Code == codeRateLimited && s.retryLater(f.ID) {
+			return f.Type, nil // the server asks to slow down and resend
+		}
 		s.acked(f.ID)
 		if s.cfg.onReply != nil {
 			s.cfg.onReply(f)
@@ -336,6 +344,26 @@ func (s *streamConn) writeLocked(msg []byte) error {
 	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(streamWriteWait))
 	return s.conn.WriteMessage(websocket.TextMessage, msg)
+}
+
+// retryLater resends a pending message after a pause, as the phone page
+// does when the server rate-limits it; false if it is not pending.
+func (s *streamConn) retryLater(id string) bool {
+	s.wmu.Lock()
+	_, ok := s.pending[id]
+	s.wmu.Unlock()
+	if !ok {
+		return false
+	}
+	s.stats.Retries.Add(1)
+	time.AfterFunc(jitter(rateLimitPause), func() {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if msg, ok := s.pending[id]; ok && !s.closed {
+			_ = s.writeLocked(msg) // a failed write is resent after the reconnect
+		}
+	})
+	return true
 }
 
 func (s *streamConn) acked(id string) {
