@@ -84,13 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.prepare {
-		n, err := sim.PrepareLoadCredentials(ctx, sim.LoadOptions{Workers: o.load.Workers, Coordinators: o.load.Coordinators,
-			Rate: o.load.Rate, Duration: o.load.Duration, Seed: o.load.Seed,
-			Issuer: sim.CachedCredentialsIssuer(creds, o.tokenTTL, o.tokens)})
-		if err == nil {
-			fmt.Fprintf(stdout, "%d credentials ready in %s\n", n, o.tokens)
-		}
-		return err
+		return prepare(ctx, o, creds, stdout)
 	}
 	admin, retire, err := adminToken(creds)
 	if err != nil {
@@ -111,6 +105,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return printReport(stdout, rep, o.json)
+}
+
+// prepare issues the run's credentials ahead, without the server.
+func prepare(ctx context.Context, o options, creds *web.Credentials, stdout io.Writer) error {
+	o.load.Issuer = sim.CachedCredentialsIssuer(creds, o.tokenTTL, o.tokens)
+	n, err := sim.PrepareLoadCredentials(ctx, o.load)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d credentials ready in %s\n", n, o.tokens)
+	return nil
 }
 
 // adminToken takes the administrator token from the environment, or

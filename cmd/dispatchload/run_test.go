@@ -68,3 +68,25 @@ func TestBoundsRefused(t *testing.T) {
 		}
 	}
 }
+
+// -prepare issues the run's credentials without the server and a second
+// time reuses them.
+func TestPrepareReuses(t *testing.T) {
+	srv := simtest.Start(t, simtest.Options{})
+	args := []string{"-prepare", "-url", srv.URL, "-data-dir", srv.Dir, "-workers", "5", "-coordinators", "2"}
+	counts := make([]int, 2)
+	for i := range counts {
+		var out, errs bytes.Buffer
+		if err := run(context.Background(), args, &out, &errs); err != nil {
+			t.Fatalf("prepare: %v\n%s", err, errs.String())
+		}
+		if !strings.HasPrefix(out.String(), "7 credentials ready") {
+			t.Fatalf("got %q, want 7 credentials ready", out.String())
+		}
+		list, _ := srv.Creds.List()
+		counts[i] = len(list)
+	}
+	if counts[0] != 8 || counts[1] != 8 { // the test's admin and the 7
+		t.Errorf("got %v credentials after each prepare, want 8 both times", counts)
+	}
+}
