@@ -113,7 +113,7 @@ func (c *cachingIssuer) save(f tokenCacheFile) error {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), c.path); err != nil {
-		return fmt.Errorf("save demo credentials: %w", err)
+		return fmt.Errorf("save credentials cache: %w", err)
 	}
 	return nil
 }
