@@ -86,8 +86,9 @@ func (f streamFilter) wants(m eventMeta) bool {
 type client struct {
 	srv    *Server
 	conn   *websocket.Conn
+	cork   *corkConn // conn's transport: the writer batches through it
 	p      *Principal
-	filter streamFilter
+	scope  streamFilter
 	after  uint64 // resume point asked by the client
 	resume bool   // whether the client asked to resume at all
 	log    *slog.Logger
@@ -105,9 +106,11 @@ type client struct {
 	limit      rateLimit // touched by readLoop only
 }
 
-func (c *client) wants(m eventMeta) bool { return c.filter.wants(m) }
+func (c *client) filter() streamFilter { return c.scope }
 
 func (c *client) push(f *frame) bool { return c.q.push(f) }
+
+func (c *client) pushMany(fs []*frame) bool { return c.q.pushMany(fs) }
 
 // drop ends the connection for reason; the writer sends the close frame.
 // Safe from any goroutine, never blocks; the first reason wins.
@@ -205,6 +208,9 @@ func (c *client) writeLoop() {
 		if f.seq > sent {
 			sent = f.seq
 		}
+		if f.rebase {
+			sent = f.base
+		}
 		select { // keep pinging through a long catch-up
 		case <-ping.C:
 			return c.writePing()
@@ -221,17 +227,8 @@ func (c *client) writeLoop() {
 		case <-c.ctx.Done():
 		case <-c.q.ready:
 			batch = c.q.take(batch)
-			for _, f := range batch {
-				if c.ctx.Err() != nil {
-					break
-				}
-				if f.seq != 0 && f.seq <= sent {
-					continue
-				}
-				if err := write(f); err != nil {
-					c.drop(dropWriteError)
-					break
-				}
+			if err := c.writeBatch(batch, write, &sent); err != nil {
+				c.drop(dropWriteError)
 			}
 			clear(batch)
 		case <-ping.C:
@@ -244,6 +241,25 @@ func (c *client) writeLoop() {
 	}
 	c.drop(dropShutdown) // no-op unless the server's base context ended first
 	c.writeClose()
+}
+
+// writeBatch writes a batch of queued frames in as few system calls as
+// the cork allows, skipping events the catch-up already sent.
+func (c *client) writeBatch(batch []*frame, write func(*frame) error, sent *uint64) error {
+	c.cork.cork()
+	for _, f := range batch {
+		if c.ctx.Err() != nil {
+			break
+		}
+		if f.seq != 0 && f.seq <= *sent {
+			continue
+		}
+		if err := write(f); err != nil {
+			_ = c.cork.uncork()
+			return err
+		}
+	}
+	return c.cork.uncork()
 }
 
 // catchUp sends the events the client missed and the "live" marker, or a

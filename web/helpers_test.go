@@ -24,6 +24,7 @@ type fakeLog struct {
 	mu      sync.Mutex
 	events  []dispatch.Event
 	trimmed uint64 // events with seq <= trimmed are gone
+	lost    bool   // loseAfter ran: followers past the end are told
 	changed chan struct{}
 }
 
@@ -83,7 +84,7 @@ func (l *fakeLog) EventsAfter(ctx context.Context, after uint64, limit int) ([]d
 func (l *fakeLog) Follow(ctx context.Context, after uint64, fn func([]dispatch.Event)) error {
 	for {
 		l.mu.Lock()
-		if after < l.trimmed {
+		if after < l.trimmed || (l.lost && after > l.lastLocked()) {
 			l.mu.Unlock()
 			return dispatch.ErrLogTruncated
 		}
@@ -384,4 +385,27 @@ func seqRange(from, to uint64) []uint64 {
 		out = append(out, s)
 	}
 	return out
+}
+
+// LastSeq makes fakeLog a logHead, as the Redis store is.
+func (l *fakeLog) LastSeq(ctx context.Context) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastLocked(), nil
+}
+
+// loseAfter forgets every event with seq > keep, as a Redis that lost its
+// data does; sequence numbers after keep are handed out again and a
+// follower already past keep learns that the log no longer reaches it.
+func (l *fakeLog) loseAfter(keep uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := 0
+	for i < len(l.events) && l.events[i].Seq <= keep {
+		i++
+	}
+	l.events = slices.Clone(l.events[:i])
+	l.lost = true
+	close(l.changed)
+	l.changed = make(chan struct{})
 }

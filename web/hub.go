@@ -50,13 +50,27 @@ type frame struct {
 	seq  uint64
 	meta eventMeta
 	data []byte
+	// rebase marks a reset sent after the log restarted: the stream goes on
+	// from base, which may be lower than what the client already has.
+	rebase bool
+	base   uint64
+}
+
+// logHead is what the hub needs to start again when the log no longer
+// reaches back to where it was (a shared store lost or trimmed events).
+// redisstore.Store implements it.
+type logHead interface {
+	LastSeq(ctx context.Context) (uint64, error)
 }
 
 // subscriber is a stream connection as the hub sees it.
 type subscriber interface {
-	wants(m eventMeta) bool
+	// filter is what the subscriber receives; it must not change.
+	filter() streamFilter
 	// push queues f without blocking; false means the queue is full.
 	push(f *frame) bool
+	// pushMany queues all of fs or, if they do not fit, none.
+	pushMany(fs []*frame) bool
 	// drop ends the subscription without blocking.
 	drop(reason string)
 }
@@ -77,9 +91,11 @@ type Hub struct {
 	base   uint64 // the ring holds every event with seq > base
 	head   uint64 // last seq seen
 	moved  chan struct{}
-	subs   map[subscriber]struct{}
+	subs   *audience
 	closed bool
 	live   bool
+
+	scratch []*frame // publish's per-group selection, reused
 
 	aheadGrace time.Duration // aheadGraceDefault; tests shorten it
 }
@@ -102,14 +118,16 @@ func newHub(o HubOptions) *Hub {
 	return &Hub{
 		log: o.Log, logger: o.Logger, metrics: o.Metrics,
 		ring: make([]*frame, o.RingSize), base: o.After, head: o.After,
-		moved: make(chan struct{}), subs: map[subscriber]struct{}{},
+		moved: make(chan struct{}), subs: newAudience(),
 		aheadGrace: aheadGraceDefault,
 	}
 }
 
 // Run follows the store until ctx ends. A failing feed is re-followed from
-// the last event seen; a truncated one is fatal (the hub could no longer
-// promise gap-free streams).
+// the last event seen. When the log no longer reaches back to the hub
+// (Redis lost events, or trimmed past a hub that fell behind), the hub
+// starts again from the log's end and tells every client to reload
+// (restartLog); a log that cannot say where it ends makes that fatal.
 func (h *Hub) Run(ctx context.Context) error {
 	defer h.close()
 	for {
@@ -125,7 +143,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, dispatch.ErrLogTruncated) {
-			return fmt.Errorf("stream hub: follow after %d: %w", after, err)
+			heads, ok := h.log.(logHead)
+			if !ok {
+				return fmt.Errorf("stream hub: follow after %d: %w", after, err)
+			}
+			h.logger.Warn("stream hub: the log no longer reaches back; clients reload", "after", after, "err", err)
+			if err = h.restartLog(ctx, heads); err == nil {
+				continue
+			}
 		}
 		h.logger.Warn("stream hub: change feed failed; re-following", "after", after, "err", err)
 		select {
@@ -181,25 +206,47 @@ func (h *Hub) publish(evs []dispatch.Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	fresh := frames[:0]
 	for _, f := range frames {
 		if f.seq <= h.head {
 			continue // a re-follow may repeat; the feed is exactly-once per call only
 		}
 		h.appendLocked(f)
-		for s := range h.subs {
-			if !s.wants(f.meta) {
-				continue
-			}
-			if !s.push(f) {
-				delete(h.subs, s)
-				s.drop(dropSlowConsumer)
-			}
-		}
+		fresh = append(fresh, f)
 	}
-	if len(frames) > 0 {
+	h.scratch = h.subs.deliver(fresh, h.scratch, func(s subscriber) { s.drop(dropSlowConsumer) })
+	if len(fresh) > 0 {
 		close(h.moved)
 		h.moved = make(chan struct{})
 	}
+}
+
+// restartLog empties the ring, moves the hub to the log's end and queues
+// a reset for every subscriber: what they hold may name events the log no
+// longer has, and sequence numbers may be handed out again.
+func (h *Hub) restartLog(ctx context.Context, heads logHead) error {
+	seq, err := heads.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log's end: %w", err)
+	}
+	reset := &frame{rebase: true, base: seq, data: mustJSON(resetMessage{Type: "reset", Reason: "log_reset", Seq: seq,
+		Message: "the event log started again: load a snapshot, then apply events with seq greater than its last_seq"})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.ring)
+	h.start, h.n, h.base, h.head = 0, 0, seq, seq
+	h.subs.each(func(s subscriber) {
+		if !s.push(reset) {
+			h.subs.remove(s)
+			s.drop(dropSlowConsumer)
+		}
+	})
+	if h.metrics != nil {
+		h.metrics.resets.Add(float64(h.subs.len()))
+	}
+	close(h.moved)
+	h.moved = make(chan struct{})
+	return nil
 }
 
 func (h *Hub) appendLocked(f *frame) {
@@ -219,7 +266,7 @@ func (h *Hub) framesAfterLocked(after uint64, s subscriber) []*frame {
 	var out []*frame
 	for i := 0; i < h.n; i++ {
 		f := h.ring[(h.start+i)%len(h.ring)]
-		if f.seq > after && s.wants(f.meta) {
+		if f.seq > after && s.filter().wants(f.meta) {
 			out = append(out, f)
 		}
 	}
@@ -230,16 +277,14 @@ func (h *Hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for s := range h.subs {
-		s.drop(dropShutdown)
-	}
-	clear(h.subs)
+	h.subs.each(func(s subscriber) { s.drop(dropShutdown) })
+	h.subs.clear()
 }
 
 func (h *Hub) unsubscribe(s subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.subs, s)
+	h.subs.remove(s)
 }
 
 // resume sends s every event after `after` (through emit, which writes to
@@ -273,7 +318,7 @@ func (h *Hub) resume(ctx context.Context, s subscriber, after uint64, emit func(
 		}
 		if last >= h.base {
 			backlog := h.framesAfterLocked(last, s)
-			h.subs[s] = struct{}{}
+			h.subs.add(s)
 			last = h.head
 			h.mu.Unlock()
 			for _, f := range backlog {
@@ -335,7 +380,7 @@ func (h *Hub) emitFromLog(ctx context.Context, s subscriber, after uint64, emit 
 		}
 		last = evs[i].Seq
 		m := eventMeta{Seq: evs[i].Seq, Region: evs[i].Region, WorkerID: evs[i].WorkerID}
-		if !s.wants(m) {
+		if !s.filter().wants(m) {
 			continue
 		}
 		f, err := encodeEvent(&evs[i])
@@ -358,6 +403,6 @@ func (h *Hub) attachAtHead(s subscriber) (uint64, error) {
 	if h.closed {
 		return 0, errHubClosed
 	}
-	h.subs[s] = struct{}{}
+	h.subs.add(s)
 	return h.head, nil
 }

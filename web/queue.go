@@ -22,17 +22,29 @@ func newSendQueue(maxBytes, maxFrames int) *sendQueue {
 }
 
 func (q *sendQueue) push(f *frame) bool {
+	one := [1]*frame{f}
+	return q.pushMany(one[:])
+}
+
+// pushMany queues all of fs, or none of them if they would pass a limit.
+// One call per batch of events keeps a busy desk to one lock and one
+// wake-up of its writer, however many events the batch holds.
+func (q *sendQueue) pushMany(fs []*frame) bool {
+	n := 0
+	for _, f := range fs {
+		n += len(f.data)
+	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return true // the connection is ending anyway; not a slow consumer
 	}
-	if len(q.frames)+1 > q.maxFrames || q.bytes+len(f.data) > q.maxBytes {
+	if len(q.frames)+len(fs) > q.maxFrames || q.bytes+n > q.maxBytes {
 		q.mu.Unlock()
 		return false
 	}
-	q.frames = append(q.frames, f)
-	q.bytes += len(f.data)
+	q.frames = append(q.frames, fs...)
+	q.bytes += n
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:

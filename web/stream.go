@@ -48,14 +48,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			Message: "this endpoint speaks websocket only"})
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	cw := &corkingWriter{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(cw, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	log := logFrom(r.Context(), s.log).With("role", string(p.Role), "token", p.TokenID)
 	ctx, cancel := context.WithCancel(s.baseCtx)
 	c := &client{
-		srv: s, conn: conn, p: p, filter: filter, after: after, resume: resume, log: log,
+		srv: s, conn: conn, cork: cw.conn, p: p, scope: filter, after: after, resume: resume, log: log,
 		q:   newSendQueue(s.limits.QueueBytes, s.limits.QueueFrames),
 		ctx: ctx, cancel: cancel, readerDone: make(chan struct{}),
 	}

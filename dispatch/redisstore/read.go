@@ -76,6 +76,11 @@ func decodeEntries(msgs []redis.XMessage) ([]dispatch.Event, error) {
 	return out, nil
 }
 
+// LastSeq returns the last sequence number in the log, 0 if there is
+// none. A follower whose position the log no longer reaches (Redis lost
+// data, or trimmed past it) starts again from here.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) { return s.lastSeq(ctx) }
+
 // lastSeq reads the last sequence number handed out.
 func (s *Store) lastSeq(ctx context.Context) (uint64, error) {
 	v, err := s.rdb.Get(ctx, s.keys.seq).Uint64()

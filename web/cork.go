@@ -1,0 +1,133 @@
+package web
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// corkLimit is how much a corked connection collects before it writes
+// anyway; it bounds the pooled buffer, not the batch.
+const corkLimit = 64 << 10
+
+// corkPool holds the buffers of corked connections. A connection holds
+// one only while its writer drains a batch, so idle connections pin none.
+var corkPool = sync.Pool{New: func() any { b := make([]byte, 0, corkLimit); return &b }}
+
+// corkConn lets a stream's writer send a batch of websocket messages in
+// one system call: between cork and uncork, the frames gorilla writes
+// (control frames from the reader included) collect in a buffer. A desk
+// that receives a thousand events a second then costs a few writes a
+// second, not a thousand, on both ends of the socket.
+type corkConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	buf    *[]byte // non-nil while corked
+	err    error   // the first failed write; every later write fails too
+	writes int     // system calls made (for tests)
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.buf == nil {
+		return c.writeLocked(p)
+	}
+	if len(*c.buf)+len(p) > corkLimit {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) > corkLimit {
+			return c.writeLocked(p)
+		}
+	}
+	*c.buf = append(*c.buf, p...)
+	return len(p), nil
+}
+
+// SetWriteDeadline is gorilla's, before each frame; while corked nothing
+// reaches the socket, and uncork sets its own deadline.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf != nil {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *corkConn) writeLocked(p []byte) (int, error) {
+	c.writes++
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// flushLocked writes what was collected. Gorilla's deadlines were not
+// passed on while corked, so it sets its own.
+func (c *corkConn) flushLocked() error {
+	if len(*c.buf) == 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		c.err = err
+		return err
+	}
+	_, err := c.writeLocked(*c.buf)
+	*c.buf = (*c.buf)[:0]
+	return err
+}
+
+// cork starts collecting writes.
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		c.buf = corkPool.Get().(*[]byte)
+	}
+}
+
+// uncork writes what was collected, within writeWait, and stops
+// collecting.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return c.err
+	}
+	var err error
+	if c.err == nil {
+		err = c.flushLocked()
+	}
+	*c.buf = (*c.buf)[:0]
+	corkPool.Put(c.buf)
+	c.buf = nil
+	if err != nil {
+		return err
+	}
+	return c.err
+}
+
+// corkingWriter hands the websocket upgrader a corkConn instead of the
+// bare connection.
+type corkingWriter struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: nc}
+	return w.conn, brw, nil
+}

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jjj-social-work/dispatch/dispatch"
+)
+
+// streamWrites sums the system calls the server's stream connections made.
+func streamWrites(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.clients {
+		c.cork.mu.Lock()
+		n += c.cork.writes
+		c.cork.mu.Unlock()
+	}
+	return n
+}
+
+// A burst of events reaches a desk complete and in order, in far fewer
+// writes than events: the writer sends what is queued in one go.
+func TestStreamBatchesWrites(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := f.mustDial(credCoord, "")
+	readUntilLive(t, c)
+	before := streamWrites(f.srv)
+	const n = 2000
+	for i := 0; i < n; i += 100 {
+		evs := make([]dispatch.Event, 100)
+		for j := range evs {
+			evs[j] = ev("assignment.offered", "HE", "W1")
+		}
+		f.log.append(evs...)
+	}
+	got := readEvents(t, c, n)
+	if !slices.Equal(seqs(got), seqRange(1, n)) {
+		t.Fatalf("got %d events out of order or with gaps", len(got))
+	}
+	writes := streamWrites(f.srv) - before
+	t.Logf("%d events in %d writes", n, writes)
+	if writes*4 > n {
+		t.Fatalf("%d events took %d writes; want batches (at most a quarter as many writes)", n, writes)
+	}
+}
+
+// When the shared log starts again below where the hub was (Redis lost
+// data), open streams get an in-band reset and then the new events, even
+// though their sequence numbers were already used; the node stays up.
+func TestStreamResetWhenLogRestarts(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	for range 10 {
+		f.log.append(ev("incident.created", "HE", ""))
+	}
+	c := f.mustDial(credCoord, "after=0")
+	if got, _ := readUntilLive(t, c); len(got) != 10 {
+		t.Fatalf("catch-up: got %d events, want 10", len(got))
+	}
+	f.log.loseAfter(4)
+	m := readMsg(t, c)
+	if m.Type != "reset" || m.Reason != "log_reset" || m.Seq != 4 {
+		t.Fatalf("got %+v, want reset log_reset seq 4", m)
+	}
+	waitFor(t, "hub at 4", func() bool { return f.srv.hub.Head() == 4 && f.srv.hub.Live() })
+	f.log.append(ev("incident.created", "HE", ""), ev("incident.created", "TJ", ""))
+	if got := readEvents(t, c, 2); !slices.Equal(seqs(got), []uint64{5, 6}) {
+		t.Fatalf("after the reset: got %v, want 5, 6", seqs(got))
+	}
+	// A client that resumes from the old world's numbers is told to reload.
+	f.srv.hub.aheadGrace = 50 * time.Millisecond
+	c2 := f.mustDial(credCoord, "after=10")
+	if m := readMsg(t, c2); m.Type != "reset" || m.Seq != 6 {
+		t.Fatalf("stale resume: got %+v, want a reset at 6", m)
+	}
+}
+
+// countingConn counts writes and keeps what was written.
+type countingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes int
+	data   []byte
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes++
+	c.data = append(c.data, p...)
+	return len(p), nil
+}
+
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
+
+func TestCorkConn(t *testing.T) {
+	under := &countingConn{}
+	c := &corkConn{Conn: under}
+	mustWrite := func(s string) {
+		t.Helper()
+		if n, err := c.Write([]byte(s)); err != nil || n != len(s) {
+			t.Fatalf("write %q: %d, %v", s, n, err)
+		}
+	}
+	mustWrite("a") // not corked: straight through
+	c.cork()
+	mustWrite("b")
+	mustWrite("c")
+	if under.writes != 1 {
+		t.Fatalf("corked writes reached the socket: %d writes", under.writes)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if under.writes != 2 || string(under.data) != "abc" {
+		t.Fatalf("after uncork: %d writes of %q, want 2 of abc", under.writes, under.data)
+	}
+	// A batch larger than the buffer goes out in pieces, in order.
+	c.cork()
+	big := make([]byte, corkLimit/3)
+	for i := range big {
+		big[i] = 'x'
+	}
+	for range 4 {
+		mustWrite(string(big))
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if len(under.data) != 3+4*len(big) || under.writes > 4 {
+		t.Fatalf("big batch: %d bytes in %d writes", len(under.data), under.writes)
+	}
+	if err := c.uncork(); err != nil { // uncorking twice is harmless
+		t.Fatal(err)
+	}
+}
