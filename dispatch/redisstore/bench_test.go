@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,31 +107,9 @@ type redisCPU struct{ cpu, usec, calls float64 }
 
 func readRedisCPU(b *testing.B, rdb redis.UniversalClient, cmd string) redisCPU {
 	b.Helper()
-	info, err := rdb.Info(context.Background(), "cpu", "commandstats").Result()
-	if err != nil {
-		b.Fatalf("INFO: %v", err)
-	}
-	var r redisCPU
-	for _, line := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(line, ":")
-		switch {
-		case k == "used_cpu_sys" || k == "used_cpu_user":
-			f, _ := strconv.ParseFloat(v, 64)
-			r.cpu += f
-		case k == "cmdstat_"+cmd:
-			for _, kv := range strings.Split(v, ",") {
-				name, val, _ := strings.Cut(kv, "=")
-				f, _ := strconv.ParseFloat(val, 64)
-				switch name {
-				case "usec":
-					r.usec = f
-				case "calls":
-					r.calls = f
-				}
-			}
-		}
-	}
-	return r
+	u := redistest.ReadUsage(b, rdb)
+	c := u.Commands[cmd]
+	return redisCPU{cpu: u.CPU, usec: c.Usec, calls: c.Calls}
 }
 
 // reportRedisCPU reports the server's CPU per commit, and the time the

@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,53 +81,11 @@ func newClient(t testing.TB, addrs ...string) redis.UniversalClient {
 	return rdb
 }
 
-// clusterTimeout bounds creating the cluster and waiting for it.
-const clusterTimeout = 30 * time.Second
-
-// startCluster starts three masters with cluster mode on, joins them with
-// redis-cli and waits until every slot is served. The servers are killed by
-// their pids when the test ends (redistest).
+// startCluster starts three masters with cluster mode on, joined and
+// serving every slot, and returns their addresses (redistest).
 func startCluster(t testing.TB) []string {
 	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Fatalf("redis-cli is required and was not found: %v", err)
-	}
-	dir := t.TempDir()
-	var addrs []string
-	for i := range 3 {
-		srv := redistest.Start(t,
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", i)),
-			// The default bus port is port+10000, which may not be free or
-			// may not exist; name a free one.
-			"--cluster-port", strconv.Itoa(freePort(t)),
-			"--dir", dir)
-		addrs = append(addrs, srv.Addr())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	for _, a := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: a})
-		for {
-			info, err := c.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
-			}
-			if ctx.Err() != nil {
-				c.Close()
-				t.Fatalf("cluster node %s not ok: %v %s", a, err, info)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		c.Close()
-	}
-	return addrs
+	return redistest.StartCluster(t, 3).Addrs()
 }
 
 func freePort(t testing.TB) int {
