@@ -19,6 +19,7 @@ const (
 	defaultPongWait = 60 * time.Second // silence after which a client is dead
 	closeGrace      = writeWait / 10   // time to wait for the peer's close reply
 	maxFrame        = 4 << 10          // largest message a client may send
+	defaultFlushGap = 20 * time.Millisecond
 )
 
 // pingPeriodFor is how often the writer pings (and re-checks the
@@ -44,6 +45,13 @@ type StreamLimits struct {
 	// out every 9/10 of it. Shorten it behind proxies with short idle
 	// timeouts.
 	PongWait time.Duration
+	// FlushGap is the least time between two writes to one connection
+	// while events keep coming: what arrives meanwhile goes out in the
+	// next write. A desk that receives a thousand events a second then
+	// costs both ends a few dozen system calls a second, not a thousand;
+	// an idle connection's next event still goes out at once. Default
+	// 20 ms; negative turns it off.
+	FlushGap time.Duration
 }
 
 func (l StreamLimits) withDefaults() StreamLimits {
@@ -58,6 +66,9 @@ func (l StreamLimits) withDefaults() StreamLimits {
 	}
 	if l.PongWait <= 0 {
 		l.PongWait = defaultPongWait
+	}
+	if l.FlushGap == 0 {
+		l.FlushGap = defaultFlushGap
 	}
 	return l
 }
@@ -199,11 +210,8 @@ func (c *client) writeLoop() {
 
 	var sent uint64 // last event seq written; queued events ≤ sent are duplicates
 	write := func(f *frame) error {
-		if err := c.writeFrame(f.data); err != nil {
+		if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
 			return err
-		}
-		if f.seq != 0 {
-			c.srv.metrics.eventsStreamed.Inc()
 		}
 		if f.seq > sent {
 			sent = f.seq
@@ -218,18 +226,41 @@ func (c *client) writeLoop() {
 		}
 		return nil
 	}
-	if err := c.catchUp(write, &sent); err != nil {
+	catchUpWrite := func(f *frame) error {
+		if err := c.conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+			return err
+		}
+		if f.seq != 0 {
+			c.srv.metrics.eventsStreamed.Inc()
+		}
+		return write(f)
+	}
+	if err := c.catchUp(catchUpWrite, &sent); err != nil {
 		c.failCatchUp(err)
 	}
 	var batch []*frame
+	var lastFlush time.Time
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for c.ctx.Err() == nil {
 		select {
 		case <-c.ctx.Done():
 		case <-c.q.ready:
+			// While events keep coming, let them gather for a moment so
+			// that one write carries many (see StreamLimits.FlushGap).
+			if wait := c.srv.limits.FlushGap - time.Since(lastFlush); wait > 0 {
+				gap.Reset(wait)
+				select {
+				case <-c.ctx.Done():
+					continue
+				case <-gap.C:
+				}
+			}
 			batch = c.q.take(batch)
 			if err := c.writeBatch(batch, write, &sent); err != nil {
 				c.drop(dropWriteError)
 			}
+			lastFlush = time.Now()
 			clear(batch)
 		case <-ping.C:
 			if err := c.writePing(); err != nil {
@@ -244,9 +275,14 @@ func (c *client) writeLoop() {
 }
 
 // writeBatch writes a batch of queued frames in as few system calls as
-// the cork allows, skipping events the catch-up already sent.
+// the cork allows, skipping events the catch-up already sent. One
+// deadline covers the batch: uncork, the one real write, enforces it.
 func (c *client) writeBatch(batch []*frame, write func(*frame) error, sent *uint64) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
 	c.cork.cork()
+	events := 0
 	for _, f := range batch {
 		if c.ctx.Err() != nil {
 			break
@@ -254,11 +290,15 @@ func (c *client) writeBatch(batch []*frame, write func(*frame) error, sent *uint
 		if f.seq != 0 && f.seq <= *sent {
 			continue
 		}
+		if f.seq != 0 {
+			events++
+		}
 		if err := write(f); err != nil {
 			_ = c.cork.uncork()
 			return err
 		}
 	}
+	c.srv.metrics.eventsStreamed.Add(float64(events))
 	return c.cork.uncork()
 }
 
@@ -312,13 +352,6 @@ func (c *client) failCatchUp(err error) {
 		c.log.Error("stream catch-up failed", "after", c.after, "err", err)
 		c.drop(dropLogTruncated)
 	}
-}
-
-func (c *client) writeFrame(b []byte) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
-		return err
-	}
-	return c.conn.WriteMessage(websocket.TextMessage, b)
 }
 
 func (c *client) writePing() error {

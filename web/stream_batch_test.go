@@ -138,3 +138,33 @@ func TestCorkConn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Events that trickle in one at a time still share writes: two writes to
+// one connection are at least FlushGap apart, and none is lost or late
+// beyond it.
+func TestStreamFlushGap(t *testing.T) {
+	const gap = 20 * time.Millisecond
+	f := newFixture(t, fixtureOptions{limits: StreamLimits{FlushGap: gap}})
+	c := f.mustDial(credCoord, "")
+	readUntilLive(t, c)
+	before := streamWrites(f.srv)
+	start := time.Now()
+	const n = 100
+	done := make(chan []dispatch.Event)
+	go func() { done <- readEvents(t, c, n) }()
+	for range n {
+		f.log.append(ev("assignment.offered", "HE", "W1"))
+		time.Sleep(time.Millisecond)
+	}
+	got := <-done
+	elapsed := time.Since(start)
+	if !slices.Equal(seqs(got), seqRange(1, n)) {
+		t.Fatalf("got %v, want 1..%d", seqs(got), n)
+	}
+	writes := streamWrites(f.srv) - before
+	limit := int(elapsed/gap) + 1
+	t.Logf("%d events over %v in %d writes (at most %d allowed)", n, elapsed, writes, limit)
+	if writes > limit {
+		t.Fatalf("%d writes in %v: closer together than %v", writes, elapsed, gap)
+	}
+}
