@@ -1,6 +1,10 @@
 package dispatch
 
-import "github.com/jjj-social-work/dispatch/geo"
+import (
+	"time"
+
+	"github.com/jjj-social-work/dispatch/geo"
+)
 
 // Event types. Every change the engine makes is one of these; Data is the
 // JSON named beside each.
@@ -16,13 +20,13 @@ const (
 	EventIncidentClosed    = "incident.closed"    // StatusEvent
 
 	EventOffered   = "assignment.offered"   // Assignment (runners-up left out, see AssignmentEvent)
-	EventAccepted  = "assignment.accepted"  // Assignment
-	EventDeclined  = "assignment.declined"  // Assignment
-	EventExpired   = "assignment.expired"   // Assignment
-	EventEnRoute   = "assignment.en_route"  // Assignment
-	EventOnScene   = "assignment.on_scene"  // Assignment
-	EventCompleted = "assignment.completed" // Assignment
-	EventCancelled = "assignment.cancelled" // Assignment
+	EventAccepted  = "assignment.accepted"  // AssignmentChange: the fields the step set
+	EventDeclined  = "assignment.declined"  // AssignmentChange
+	EventExpired   = "assignment.expired"   // AssignmentChange
+	EventEnRoute   = "assignment.en_route"  // AssignmentChange
+	EventOnScene   = "assignment.on_scene"  // AssignmentChange
+	EventCompleted = "assignment.completed" // AssignmentChange
+	EventCancelled = "assignment.cancelled" // AssignmentChange
 
 	EventNeedUnfilled = "need.unfilled" // NeedEvent: coordinators must act
 	EventNeedWidened  = "need.widened"  // NeedEvent: the search now reaches other regions
@@ -109,9 +113,41 @@ func assignmentEvent(a *Assignment) Assignment {
 	return c
 }
 
+// AssignmentChange is what an assignment event after the offer carries:
+// the ids that place it and the fields a transition sets. The offer
+// carried the rest (explanation, expiry, who chose), which never changes
+// afterwards; every desk receives every event, so the bytes count.
+// Applying it over the offered assignment gives the current one.
+type AssignmentChange struct {
+	ID         string    `json:"id"`
+	IncidentID string    `json:"incident_id"`
+	Need       int       `json:"need"`
+	Slot       int       `json:"slot"`
+	WorkerID   string    `json:"worker_id"`
+	Region     string    `json:"region"`
+	State      State     `json:"state"`
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	EnRouteAt  time.Time `json:"en_route_at,omitzero"`
+	OnSceneAt  time.Time `json:"on_scene_at,omitzero"`
+	EndedAt    time.Time `json:"ended_at,omitzero"`
+	EndReason  string    `json:"end_reason,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func assignmentChange(a *Assignment) AssignmentChange {
+	return AssignmentChange{ID: a.ID, IncidentID: a.IncidentID, Need: a.Need, Slot: a.Slot, WorkerID: a.WorkerID,
+		Region: a.Region, State: a.State, AcceptedAt: a.AcceptedAt, EnRouteAt: a.EnRouteAt, OnSceneAt: a.OnSceneAt,
+		EndedAt: a.EndedAt, EndReason: a.EndReason, UpdatedAt: a.UpdatedAt}
+}
+
 // emitAssignment records an assignment event, addressed to its worker,
-// incident and region.
+// incident and region: the whole assignment for the offer, what changed
+// for every later step.
 func (tx *txn) emitAssignment(typ string, a *Assignment) {
-	tx.emit(Event{Type: typ, Region: a.Region, WorkerID: a.WorkerID, IncidentID: a.IncidentID, AssignmentID: a.ID},
-		assignmentEvent(a))
+	ev := Event{Type: typ, Region: a.Region, WorkerID: a.WorkerID, IncidentID: a.IncidentID, AssignmentID: a.ID}
+	if typ == EventOffered {
+		tx.emit(ev, assignmentEvent(a))
+		return
+	}
+	tx.emit(ev, assignmentChange(a))
 }
