@@ -38,19 +38,22 @@ type eventHead struct {
 }
 
 var (
-	eventPrefix = []byte(`{"type":"event","event":{"seq":`)
-	dataKey     = []byte(`,"data":`)
-	typeKey     = []byte(`"type":"`)
-	workerKey   = []byte(`"worker_id":"`)
-	incidentKey = []byte(`"incident_id":"`)
-	assignKey   = []byte(`"assignment_id":"`)
+	eventPrefix  = []byte(`{"type":"event","event":{"seq":`)
+	timeField    = []byte(`,"time":"`)
+	typeField    = []byte(`,"type":"`)
+	regionField  = []byte(`,"region":"`)
+	workerField  = []byte(`,"worker_id":"`)
+	incidentFld  = []byte(`,"incident_id":"`)
+	assignmentFd = []byte(`,"assignment_id":"`)
+	dataField    = []byte(`,"data":`)
 )
 
 // peekEvent reads an event frame's head without decoding its data: a
 // load run handles a million frames a second and must not spend its CPU
-// on JSON it does not need. It relies on the server encoding events with
-// their fields in a fixed order, data last; any other frame returns false
-// and goes through encoding/json instead.
+// on JSON it does not need. It walks the fields in the order the server
+// encodes them (dispatch.Event's: seq, time, type, region, the ids, data
+// last) and looks at nothing after the ids; a frame of any other shape
+// returns false and goes through encoding/json instead.
 func peekEvent(b []byte) (eventHead, bool) {
 	var h eventHead
 	rest, ok := bytes.CutPrefix(b, eventPrefix)
@@ -66,32 +69,36 @@ func peekEvent(b []byte) (eventHead, bool) {
 		return h, false
 	}
 	h.Seq = seq
-	head := rest[end:]
-	if i := bytes.Index(head, dataKey); i >= 0 {
-		head = head[:i] // ids inside data (an assignment's) are not the event's
-	}
-	if h.Type, ok = stringAfter(head, typeKey); !ok {
+	rest = rest[end:]
+	if _, rest, ok = stringField(rest, timeField); !ok {
 		return h, false
 	}
-	h.WorkerID, _ = stringAfter(head, workerKey)
-	h.IncidentID, _ = stringAfter(head, incidentKey)
-	h.AssignmentID, _ = stringAfter(head, assignKey)
+	if h.Type, rest, ok = stringField(rest, typeField); !ok {
+		return h, false
+	}
+	_, rest, _ = stringField(rest, regionField)
+	h.WorkerID, rest, _ = stringField(rest, workerField)
+	h.IncidentID, rest, _ = stringField(rest, incidentFld)
+	h.AssignmentID, rest, _ = stringField(rest, assignmentFd)
+	if !bytes.HasPrefix(rest, dataField) && !bytes.HasPrefix(rest, []byte("}")) {
+		return h, false // a field this walk does not know: let encoding/json read it
+	}
 	return h, true
 }
 
-// stringAfter returns the JSON string value after key, if it has no
-// escapes (ids and type names never do).
-func stringAfter(b, key []byte) ([]byte, bool) {
-	i := bytes.Index(b, key)
-	if i < 0 {
-		return nil, false
+// stringField reads `,"key":"value"` at the start of b: the value (if it
+// has no escapes; ids and type names never do) and what follows. If b
+// does not start with the field, it returns b unchanged and false.
+func stringField(b, field []byte) (value, rest []byte, ok bool) {
+	v, found := bytes.CutPrefix(b, field)
+	if !found {
+		return nil, b, false
 	}
-	v := b[i+len(key):]
 	j := bytes.IndexByte(v, '"')
 	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-		return nil, false
+		return nil, b, false
 	}
-	return v[:j], true
+	return v[:j], v[j+1:], true
 }
 
 // decodeFrame decodes any frame fully.
