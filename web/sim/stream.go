@@ -22,6 +22,7 @@ import (
 // so a minute and a half of silence means the connection is gone.
 const (
 	streamReadWait  = 90 * time.Second
+	deadlineEvery   = 256 // frames between pushes of the read deadline
 	streamWriteWait = 10 * time.Second
 	backoffMin      = 100 * time.Millisecond
 	backoffMax      = 5 * time.Second
@@ -90,9 +91,10 @@ type streamConn struct {
 	closed  bool
 
 	// Reader goroutine only.
-	last  uint64 // last event sequence applied
-	based bool   // a live marker has fixed where the stream starts
-	buf   bytes.Buffer
+	sinceDeadline int    // frames read since the read deadline was last pushed
+	last          uint64 // last event sequence applied
+	based         bool   // a live marker has fixed where the stream starts
+	buf           bytes.Buffer
 }
 
 func newStreamConn(cfg streamConfig) *streamConn {
@@ -153,6 +155,7 @@ func (s *streamConn) dial(ctx context.Context) (*websocket.Conn, error) {
 		}
 		return err
 	})
+	_ = c.SetReadDeadline(time.Now().Add(streamReadWait))
 	return c, nil
 }
 
@@ -241,9 +244,15 @@ func (s *streamConn) readLoop(c *websocket.Conn) error {
 	}
 }
 
-// readOne reads and handles one frame, returning its type.
+// readOne reads and handles one frame, returning its type. The server's
+// pings push the read deadline on (the ping handler); frames do too, but
+// only every deadlineEvery of them: a desk reads a thousand a second, and
+// reading the clock for each costs more than handling it.
 func (s *streamConn) readOne(c *websocket.Conn) (string, error) {
-	_ = c.SetReadDeadline(time.Now().Add(streamReadWait))
+	if s.sinceDeadline++; s.sinceDeadline >= deadlineEvery {
+		s.sinceDeadline = 0
+		_ = c.SetReadDeadline(time.Now().Add(streamReadWait))
+	}
 	_, r, err := c.NextReader()
 	if err != nil {
 		return "", err
