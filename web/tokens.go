@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -30,7 +29,8 @@ var (
 const tokenPrefix = "jjj"
 
 // reloadEvery bounds how stale a running server's view of the credentials
-// file may be: a token revoked by the CLI stops working within this time.
+// may be: a token revoked by the CLI, or on another node, stops working
+// within this time.
 const reloadEvery = time.Second
 
 // Credential is one issued token as stored: never the token itself, only
@@ -82,74 +82,112 @@ func (r IssueRequest) validate() error {
 	return nil
 }
 
-type credentialsFile struct {
-	Version     int          `json:"version"`
-	Credentials []Credential `json:"credentials"`
+// CredentialStore is where credentials are kept, each as its JSON under
+// its id: the data dir's file for a single node (OpenCredentials), or Redis
+// (redisstore.Credentials) for nodes that must accept each other's tokens.
+// Declared here so that stores need not know the web types.
+type CredentialStore interface {
+	// Load returns every credential and a version that changes with every
+	// write. When the version is still since, it may return a nil map:
+	// nothing changed. "" is never a version.
+	Load(ctx context.Context, since string) (creds map[string][]byte, version string, err error)
+	// Add stores new credentials: all of them or, on error, none. Ids are
+	// 64 random bits, so a clash with a stored one is not checked.
+	Add(ctx context.Context, creds map[string][]byte) error
+	// Update replaces credential id with what fn makes of its current
+	// value (nil if there is none), atomically for that credential: if it
+	// changed meanwhile, fn runs again on the newer value. An error of fn
+	// changes nothing and is returned.
+	Update(ctx context.Context, id string, fn func(cur []byte) ([]byte, error)) error
 }
 
-// Credentials is the credentials file of the data dir. The server only
-// reads it (and notices changes within reloadEvery); the `dispatchd token`
-// commands change it. Writes are atomic (temp file, fsync, rename, fsync of
-// the directory), so a crash leaves the old or the new file, never half.
+// Bounds on one call to the store: a reload happens on a request's path,
+// so it must give up soon when the store hangs (the cache then serves); a
+// write may carry thousands of credentials.
+const (
+	reloadTimeout = 2 * time.Second
+	writeTimeout  = 30 * time.Second
+)
+
+// Credentials are the issued credentials, cached from a CredentialStore.
+// The server only reads them and re-reads the store when reloadEvery has
+// passed (cheaply: only a changed version is read in full); the `dispatchd
+// token` commands change them.
 type Credentials struct {
-	path string
-	now  func() time.Time
+	store CredentialStore
+	now   func() time.Time
 
-	mu      sync.Mutex
+	// io lets one reload or write talk to the store at a time, so that a
+	// reload read before a write never replaces the cache after it.
+	io sync.Mutex
+
+	mu      sync.Mutex // guards the cache
 	byID    map[string]Credential
-	stamp   fileStamp
+	version string
 	checked time.Time
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
 }
 
 // OpenCredentials loads the credentials file at path; a missing file is an
 // empty set. now may be nil (time.Now).
 func OpenCredentials(path string, now func() time.Time) (*Credentials, error) {
+	return NewCredentials(newFileCredentials(path), now)
+}
+
+// NewCredentials loads the credentials kept in store. now may be nil
+// (time.Now).
+func NewCredentials(store CredentialStore, now func() time.Time) (*Credentials, error) {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Credentials{path: path, now: now}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.reloadLocked(); err != nil {
+	c := &Credentials{store: store, now: now, byID: map[string]Credential{}}
+	c.io.Lock()
+	defer c.io.Unlock()
+	if err := c.reload(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Credentials) reloadLocked() error {
+// reload refreshes the cache from the store; c.io must be held. On error
+// the cache keeps the last good set: a half-edited file or a Redis outage
+// must not log everybody out.
+func (c *Credentials) reload() error {
+	c.mu.Lock()
+	since := c.version
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	raw, version, err := c.store.Load(ctx, since)
+	var byID map[string]Credential
+	if err == nil && (raw != nil || version != since) {
+		byID, err = decodeCredentials(raw)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.checked = c.now()
-	fi, err := os.Stat(c.path)
-	if errors.Is(err, os.ErrNotExist) {
-		c.byID = map[string]Credential{}
-		c.stamp = fileStamp{}
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	st := fileStamp{fi.ModTime(), fi.Size()}
-	if c.byID != nil && st == c.stamp {
-		return nil
+	if byID != nil {
+		c.byID = byID
 	}
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	var f credentialsFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("credentials %s: %w", c.path, err)
-	}
-	byID := make(map[string]Credential, len(f.Credentials))
-	for _, cr := range f.Credentials {
-		byID[cr.ID] = cr
-	}
-	c.byID, c.stamp = byID, st
+	c.version = version
 	return nil
+}
+
+func decodeCredentials(raw map[string][]byte) (map[string]Credential, error) {
+	byID := make(map[string]Credential, len(raw))
+	for id, b := range raw {
+		var cr Credential
+		if err := json.Unmarshal(b, &cr); err != nil {
+			return nil, fmt.Errorf("credential %s: %w", id, err)
+		}
+		if cr.ID != id {
+			return nil, fmt.Errorf("credential %s: stored with id %q", id, cr.ID)
+		}
+		byID[id] = cr
+	}
+	return byID, nil
 }
 
 // Empty reports whether no credential was ever issued.
@@ -165,62 +203,129 @@ func (c *Credentials) Issue(req IssueRequest) (string, Credential, error) {
 	if err := req.validate(); err != nil {
 		return "", Credential{}, fmt.Errorf("issue token: %w", err)
 	}
-	var idb [8]byte
-	var secret [32]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return "", Credential{}, fmt.Errorf("issue token: %w", err)
-	}
-	if _, err := rand.Read(secret[:]); err != nil {
-		return "", Credential{}, fmt.Errorf("issue token: %w", err)
-	}
-	id := hex.EncodeToString(idb[:])
-	token := tokenPrefix + "_" + id + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
-	now := c.now().UTC()
-	cr := Credential{
-		ID: id, Hash: hashToken(token), Name: req.Name, Role: req.Role,
-		Regions: slices.Clone(req.Regions), WorkerID: req.WorkerID,
-		Created: now, Expires: now.Add(req.TTL),
-	}
-	err := c.update(func(m map[string]Credential) error {
-		m[id] = cr
-		return nil
-	})
+	toks, crs, err := c.issue([]IssueRequest{req})
 	if err != nil {
 		return "", Credential{}, fmt.Errorf("issue token: %w", err)
 	}
-	return token, cr, nil
+	return toks[0], crs[0], nil
+}
+
+// IssueMany issues a credential per request in one write to the store, and
+// returns their tokens in request order. It is all or nothing: every
+// request is checked before anything is written.
+func (c *Credentials) IssueMany(reqs []IssueRequest) ([]string, error) {
+	for i, r := range reqs {
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("issue tokens: request %d: %w", i, err)
+		}
+	}
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	toks, _, err := c.issue(reqs)
+	if err != nil {
+		return nil, fmt.Errorf("issue tokens: %w", err)
+	}
+	return toks, nil
+}
+
+// issue creates valid requests' credentials and stores them in one Add.
+func (c *Credentials) issue(reqs []IssueRequest) ([]string, []Credential, error) {
+	now := c.now().UTC()
+	toks := make([]string, len(reqs))
+	crs := make([]Credential, len(reqs))
+	raw := make(map[string][]byte, len(reqs))
+	for i, req := range reqs {
+		id, tok, err := newToken()
+		if err != nil {
+			return nil, nil, err
+		}
+		cr := Credential{
+			ID: id, Hash: hashToken(tok), Name: req.Name, Role: req.Role,
+			Regions: slices.Clone(req.Regions), WorkerID: req.WorkerID,
+			Created: now, Expires: now.Add(req.TTL),
+		}
+		b, err := json.Marshal(cr)
+		if err != nil {
+			return nil, nil, err
+		}
+		toks[i], crs[i], raw[id] = tok, cr, b
+	}
+	c.io.Lock()
+	defer c.io.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	if err := c.store.Add(ctx, raw); err != nil {
+		return nil, nil, err
+	}
+	// The issuing server accepts its tokens at once; the version stays
+	// behind, so the next reload also brings what others wrote meanwhile.
+	c.mu.Lock()
+	for _, cr := range crs {
+		c.byID[cr.ID] = cr
+	}
+	c.mu.Unlock()
+	return toks, crs, nil
+}
+
+// newToken returns a fresh credential id and its token.
+func newToken() (id, token string, err error) {
+	var idb [8]byte
+	var secret [32]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return "", "", err
+	}
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", "", err
+	}
+	id = hex.EncodeToString(idb[:])
+	return id, tokenPrefix + "_" + id + "_" + base64.RawURLEncoding.EncodeToString(secret[:]), nil
 }
 
 // Revoke marks a credential revoked; it stays listed for the audit trail.
 func (c *Credentials) Revoke(id string) error {
-	err := c.update(func(m map[string]Credential) error {
-		cr, ok := m[id]
-		if !ok {
-			return ErrBadToken
+	c.io.Lock()
+	defer c.io.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	var got Credential
+	err := c.store.Update(ctx, id, func(cur []byte) ([]byte, error) {
+		if cur == nil {
+			return nil, ErrBadToken
+		}
+		var cr Credential
+		if err := json.Unmarshal(cur, &cr); err != nil {
+			return nil, err
 		}
 		if cr.RevokedAt.IsZero() {
 			cr.RevokedAt = c.now().UTC()
-			m[id] = cr
 		}
-		return nil
+		got = cr
+		return json.Marshal(cr)
 	})
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
+	c.mu.Lock()
+	c.byID[id] = got
+	c.mu.Unlock()
 	return nil
 }
 
-// List returns every credential, oldest first.
+// List returns every credential, oldest first, as the store has them now.
 func (c *Credentials) List() ([]Credential, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.reloadLocked(); err != nil {
+	c.io.Lock()
+	err := c.reload()
+	c.io.Unlock()
+	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
 	out := make([]Credential, 0, len(c.byID))
 	for _, cr := range c.byID {
 		out = append(out, cr)
 	}
+	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
 			return out[i].Created.Before(out[j].Created)
@@ -228,41 +333,6 @@ func (c *Credentials) List() ([]Credential, error) {
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
-}
-
-// update re-reads the file, applies fn and writes the result atomically.
-// Re-reading first keeps changes made by another process since we loaded.
-func (c *Credentials) update(fn func(map[string]Credential) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.byID = nil // force a re-read
-	if err := c.reloadLocked(); err != nil {
-		return err
-	}
-	m := make(map[string]Credential, len(c.byID)+1)
-	for k, v := range c.byID {
-		m[k] = v
-	}
-	if err := fn(m); err != nil {
-		return err
-	}
-	f := credentialsFile{Version: 1}
-	for _, cr := range m {
-		f.Credentials = append(f.Credentials, cr)
-	}
-	sort.Slice(f.Credentials, func(i, j int) bool { return f.Credentials[i].ID < f.Credentials[j].ID })
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(c.path, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	c.byID = m
-	if fi, err := os.Stat(c.path); err == nil {
-		c.stamp = fileStamp{fi.ModTime(), fi.Size()}
-	}
-	return nil
 }
 
 // Authenticate resolves a token. The lookup by id is not secret (the id is
@@ -314,12 +384,16 @@ func (c *Credentials) checkLive(cr Credential) error {
 
 func (c *Credentials) lookup(id string) (Credential, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now().Sub(c.checked) >= reloadEvery {
-		// A failed reload keeps the last good set: a half-edited file must
-		// not log everybody out.
-		_ = c.reloadLocked()
+	stale := c.now().Sub(c.checked) >= reloadEvery
+	c.mu.Unlock()
+	// One request reloads; the others meanwhile answer from the cache
+	// rather than queue behind a slow store.
+	if stale && c.io.TryLock() {
+		_ = c.reload() // on error the last good set serves
+		c.io.Unlock()
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	cr, ok := c.byID[id]
 	if !ok {
 		return Credential{}, ErrBadToken
@@ -342,44 +416,4 @@ func tokenID(token string) (string, bool) {
 func hashToken(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
-}
-
-// writeFileAtomic replaces path with data: write a temp file in the same
-// directory, fsync it, rename it over path, fsync the directory so the
-// rename itself survives a power cut.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
