@@ -88,17 +88,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	creds, err := web.OpenCredentials(cfg.credentialsPath(), nil)
-	if err != nil {
-		return err
-	}
-	firstStart := creds.Empty()
-
 	store, ready, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	creds, err := openCredentials(cfg, store)
+	if err != nil {
+		return err
+	}
+	firstStart := creds.Empty()
 
 	eng, err := newEngine(ctx, cfg, store, logger)
 	if err != nil {
@@ -166,7 +165,8 @@ func runDemo(ctx context.Context, cfg config, creds *web.Credentials, listening 
 }
 
 // issueDemoToken prints a coordinator token for the local demo. It exists
-// only at the first start of an empty data dir, and only when asked for.
+// only at the first start with no credentials (an empty data dir, or an
+// empty Redis), and only when asked for.
 func issueDemoToken(creds *web.Credentials, cfg config, stdout io.Writer) error {
 	tok, _, err := creds.Issue(web.IssueRequest{Name: "demo joint desk", Role: web.RoleCoordinator,
 		TTL: time.Duration(cfg.TokenTTL)})

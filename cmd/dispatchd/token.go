@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,8 +14,9 @@ import (
 )
 
 // runToken is `dispatchd token issue|revoke|list`: the administrator's
-// way to manage credentials in the data dir. A running server notices the
-// change within a second.
+// way to manage credentials, in the data dir or, when a Redis URL is
+// configured, in Redis for every node. A running server notices the change
+// within a second.
 func runToken(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: dispatchd token issue|revoke|list [flags]")
@@ -30,7 +32,11 @@ func runToken(args []string, stdout io.Writer) error {
 	return fmt.Errorf("token: unknown command %q (want issue, revoke or list)", args[0])
 }
 
-// commonFlags are the flags every token command takes to find the data dir.
+// connectTimeout bounds reaching Redis for a token command.
+const connectTimeout = 10 * time.Second
+
+// commonFlags are the flags every token command takes to find the
+// credentials.
 type commonFlags struct {
 	config, dataDir *string
 }
@@ -42,16 +48,19 @@ func addCommon(fs *flag.FlagSet) commonFlags {
 	}
 }
 
-func (c commonFlags) open(fs *flag.FlagSet) (*web.Credentials, config, error) {
-	cfg, err := loadConfig(*c.config, isSet(fs, "config"))
+// open returns the credentials and closeFn, which the caller must call.
+func (c commonFlags) open(fs *flag.FlagSet) (creds *web.Credentials, cfg config, closeFn func(), err error) {
+	cfg, err = loadConfig(*c.config, isSet(fs, "config"))
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, nil, err
 	}
 	if *c.dataDir != "" {
 		cfg.DataDir = *c.dataDir
 	}
-	creds, err := web.OpenCredentials(cfg.credentialsPath(), nil)
-	return creds, cfg, err
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	creds, closeFn, err = openTokenCredentials(ctx, cfg)
+	return creds, cfg, closeFn, err
 }
 
 func tokenIssue(args []string, stdout io.Writer) error {
@@ -65,10 +74,11 @@ func tokenIssue(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	creds, cfg, err := common.open(fs)
+	creds, cfg, closeFn, err := common.open(fs)
 	if err != nil {
 		return err
 	}
+	defer closeFn()
 	req := web.IssueRequest{Name: *name, Role: web.Role(*role), WorkerID: *worker, TTL: *ttl}
 	if req.TTL == 0 {
 		req.TTL = time.Duration(cfg.TokenTTL)
@@ -96,10 +106,11 @@ func tokenRevoke(args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: dispatchd token revoke [flags] ID")
 	}
-	creds, _, err := common.open(fs)
+	creds, _, closeFn, err := common.open(fs)
 	if err != nil {
 		return err
 	}
+	defer closeFn()
 	if err := creds.Revoke(fs.Arg(0)); err != nil {
 		return err
 	}
@@ -113,10 +124,11 @@ func tokenList(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	creds, _, err := common.open(fs)
+	creds, _, closeFn, err := common.open(fs)
 	if err != nil {
 		return err
 	}
+	defer closeFn()
 	list, err := creds.List()
 	if err != nil {
 		return err
