@@ -13,25 +13,12 @@ import (
 	"github.com/jjj-social-work/dispatch/internal/redistest"
 )
 
-// status asks base+path with tok and returns the HTTP status.
-func status(t *testing.T, base, path, tok string) int {
-	t.Helper()
-	req, _ := http.NewRequest("GET", base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // eventually polls until status of path with tok on base is want.
 func eventually(t *testing.T, base, path, tok string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got := status(t, base, path, tok)
+		got, _ := api("GET", base+path, tok, nil)
 		if got == want {
 			return
 		}
