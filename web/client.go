@@ -210,7 +210,13 @@ func (c *client) writeLoop() {
 
 	var sent uint64 // last event seq written; queued events ≤ sent are duplicates
 	write := func(f *frame) error {
-		if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
+		var err error
+		if f.prepared != nil {
+			err = c.conn.WritePreparedMessage(f.prepared)
+		} else {
+			err = c.conn.WriteMessage(websocket.TextMessage, f.data)
+		}
+		if err != nil {
 			return err
 		}
 		if f.seq > sent {
