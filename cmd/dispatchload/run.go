@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
+	"github.com/jjj-social-work/dispatch/dispatch/redisstore"
 	"github.com/jjj-social-work/dispatch/web"
 	"github.com/jjj-social-work/dispatch/web/sim"
 )
@@ -20,12 +24,16 @@ import (
 // command line, where other users can read them.
 const adminTokenEnv = "DISPATCH_ADMIN_TOKEN"
 
+// redisURLEnv is the servers' own variable for a shared Redis.
+const redisURLEnv = "DISPATCH_REDIS_URL"
+
 type options struct {
 	url, dataDir, tokens string
 	load                 sim.LoadOptions
 	tokenTTL, maxTime    time.Duration
 	json, prepare        bool
 	logLevel, cpuProfile string
+	redisURL             string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -34,6 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server to measure (loopback only)")
 	fs.StringVar(&o.dataDir, "data-dir", "data", "the server's data dir: credentials are issued into its credentials.json")
+	fs.StringVar(&o.redisURL, "redis-url", os.Getenv(redisURLEnv), "the servers' Redis (loopback only): credentials are issued into it instead of the data dir")
 	fs.StringVar(&o.tokens, "tokens", "", "file keeping the run's credentials for reuse (default DATA-DIR/load-credentials.json)")
 	fs.IntVar(&o.load.Workers, "workers", 100, fmt.Sprintf("simulated workers (at most %d)", sim.MaxLoadWorkers))
 	fs.IntVar(&o.load.Coordinators, "coordinators", 10, fmt.Sprintf("simulated coordinators (at most %d)", sim.MaxLoadCoordinators))
@@ -79,10 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := raiseFileLimit(uint64(o.load.Workers+o.load.Coordinators) + 512); err != nil {
 		return err
 	}
-	creds, err := web.OpenCredentials(filepath.Join(o.dataDir, "credentials.json"), nil)
+	creds, closeCreds, err := openCredentials(ctx, o)
 	if err != nil {
 		return err
 	}
+	defer closeCreds()
 	if o.prepare {
 		return prepare(ctx, o, creds, stdout)
 	}
@@ -116,6 +126,42 @@ func prepare(ctx context.Context, o options, creds *web.Credentials, stdout io.W
 	}
 	fmt.Fprintf(stdout, "%d credentials ready in %s\n", n, o.tokens)
 	return nil
+}
+
+// openCredentials opens where the servers read credentials: their Redis
+// when they share one, else the data dir's file.
+func openCredentials(ctx context.Context, o options) (*web.Credentials, func(), error) {
+	if o.redisURL == "" {
+		creds, err := web.OpenCredentials(filepath.Join(o.dataDir, "credentials.json"), nil)
+		return creds, func() {}, err
+	}
+	if !loopbackRedis(o.redisURL) {
+		return nil, nil, fmt.Errorf("-redis-url: only a Redis on a loopback address may be used")
+	}
+	rc, err := redisstore.OpenCredentials(ctx, redisstore.Options{URL: o.redisURL})
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := web.NewCredentials(rc, nil)
+	if err != nil {
+		rc.Close()
+		return nil, nil, err
+	}
+	return creds, func() { rc.Close() }, nil
+}
+
+// loopbackRedis reports whether a Redis URL names this machine only.
+func loopbackRedis(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Query().Has("addr") {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // adminToken takes the administrator token from the environment, or

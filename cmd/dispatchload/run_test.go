@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jjj-social-work/dispatch/dispatch/redisstore"
+	"github.com/jjj-social-work/dispatch/internal/redistest"
+	"github.com/jjj-social-work/dispatch/web"
 	"github.com/jjj-social-work/dispatch/web/sim"
 	"github.com/jjj-social-work/dispatch/web/sim/simtest"
 )
@@ -88,5 +91,39 @@ func TestPrepareReuses(t *testing.T) {
 	}
 	if counts[0] != 8 || counts[1] != 8 { // the test's admin and the 7
 		t.Errorf("got %v credentials after each prepare, want 8 both times", counts)
+	}
+}
+
+// With -redis-url the credentials go where servers sharing a Redis read
+// them, not into a data dir.
+func TestPrepareIntoRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	redisURL := "redis://" + rs.Addr()
+	args := []string{"-prepare", "-redis-url", redisURL, "-data-dir", t.TempDir(), "-workers", "5", "-coordinators", "2"}
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), args, &out, &errs); err != nil {
+		t.Fatalf("prepare: %v\n%s", err, errs.String())
+	}
+	rc, err := redisstore.OpenCredentials(context.Background(), redisstore.Options{URL: redisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	creds, err := web.NewCredentials(rc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := creds.List(); err != nil || len(list) != 7 {
+		t.Fatalf("got %d credentials in Redis (%v), want 7", len(list), err)
+	}
+}
+
+func TestRefusesRemoteRedis(t *testing.T) {
+	for _, u := range []string{"redis://10.1.2.3:6379", "redis://example.org:6379", "redis://127.0.0.1:6379?addr=10.0.0.1:6379", "http://127.0.0.1:6379"} {
+		var out, errs bytes.Buffer
+		err := run(context.Background(), []string{"-prepare", "-redis-url", u, "-data-dir", t.TempDir()}, &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("%s: got %v, want a refusal naming loopback", u, err)
+		}
 	}
 }
