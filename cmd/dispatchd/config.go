@@ -12,11 +12,13 @@ import (
 
 // config is the whole server configuration, read from configs/dispatchd.json
 // and overridden by flags. Zero values mean the documented defaults.
-// Secrets never live here: credentials are issued into the data dir.
+// Secrets never live here: credentials are issued into the data dir, or
+// into Redis when nodes share one (`dispatchd token`).
 type config struct {
 	// Listen is the HTTP(S) address; default 127.0.0.1:8080.
 	Listen string `json:"listen"`
-	// DataDir holds the embedded store and the credentials file; default ./data.
+	// DataDir holds the embedded store and, without Redis, the credentials
+	// file; default ./data.
 	DataDir string `json:"data_dir"`
 	// RedisURL, when set, puts state in Redis instead of the embedded
 	// store, shared by every node with the same URL (docs/operations.md);
@@ -57,6 +59,7 @@ type streamConfig struct {
 	QueueFrames int      `json:"queue_frames"` // default 4096
 	RingSize    int      `json:"ring_size"`    // default 4096 recent events
 	PongWait    duration `json:"pong_wait"`    // default 60s
+	FlushGap    duration `json:"flush_gap"`    // default 20ms between writes to one busy connection
 }
 
 func defaultConfig() config {
@@ -99,7 +102,7 @@ func (c config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("config: data_dir is empty")
 	}
-	if s := c.Stream; s.QueueBytes < 0 || s.QueueFrames < 0 || s.RingSize < 0 || s.PongWait < 0 {
+	if s := c.Stream; s.QueueBytes < 0 || s.QueueFrames < 0 || s.RingSize < 0 || s.PongWait < 0 || s.FlushGap < 0 {
 		return errors.New("config: stream limits must not be negative")
 	}
 	return nil

@@ -42,8 +42,9 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := loadConfig(filepath.Join(dir, "missing.json"), true); err == nil {
 		t.Error("a named missing config: got nil error")
 	}
-	cfg, err = loadConfig(write(`{"listen":"127.0.0.1:9","token_ttl":"1h","event_retention":"0s"}`), true)
-	if err != nil || cfg.Listen != "127.0.0.1:9" || time.Duration(cfg.TokenTTL) != time.Hour || cfg.retention() != 0 {
+	cfg, err = loadConfig(write(`{"listen":"127.0.0.1:9","token_ttl":"1h","event_retention":"0s","stream":{"flush_gap":"5ms"}}`), true)
+	if err != nil || cfg.Listen != "127.0.0.1:9" || time.Duration(cfg.TokenTTL) != time.Hour || cfg.retention() != 0 ||
+		time.Duration(cfg.Stream.FlushGap) != 5*time.Millisecond {
 		t.Fatalf("got %+v, %v", cfg, err)
 	}
 	for _, bad := range []string{
@@ -52,6 +53,7 @@ func TestLoadConfig(t *testing.T) {
 		`{"token_ttl":"-1h"}`,
 		`{"tls_cert":"a.pem"}`,
 		`{"data_dir":""}`,
+		`{"stream":{"flush_gap":"-1ms"}}`,
 	} {
 		if _, err := loadConfig(write(bad), true); err == nil {
 			t.Errorf("%s: got nil error", bad)

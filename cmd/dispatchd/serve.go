@@ -107,7 +107,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Auth: creds, Events: store, StartSeq: eng.LastSeq(), Engine: eng, Ready: ready,
 		Logger: logger.With("component", "web"), AllowedOrigins: cfg.AllowedOrigins,
 		Limits: web.StreamLimits{QueueBytes: cfg.Stream.QueueBytes, QueueFrames: cfg.Stream.QueueFrames,
-			RingSize: cfg.Stream.RingSize, PongWait: time.Duration(cfg.Stream.PongWait)},
+			RingSize: cfg.Stream.RingSize, PongWait: time.Duration(cfg.Stream.PongWait),
+			FlushGap: time.Duration(cfg.Stream.FlushGap)},
 		UI: ui.Handler(),
 	})
 	if err != nil {
