@@ -14,14 +14,56 @@ import (
 	"github.com/jjj-social-work/dispatch/dispatch/redisstore"
 	"github.com/jjj-social-work/dispatch/geo"
 	"github.com/jjj-social-work/dispatch/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
-// Several engines ("nodes") on one real redis-server, each with its own
-// store client, memory and feed.
+// Several engines ("nodes") on real Redis, each with its own store client,
+// memory and feed. Every test runs on one redis-server and on a local
+// three-master Redis Cluster, where the client finds the shard of the
+// store's keys from the slot map and follows MOVED replies.
 
-type cluster struct {
+// mnPrefix is the store's key prefix in these tests.
+const mnPrefix = "mn"
+
+// redisDeployment is what a test runs its nodes on.
+type redisDeployment struct {
+	addrs []string // seeds for a universal client: one is a server, several a Cluster
+	// home is the server holding the store's keys (one hash slot, by the
+	// prefix's hash tag): the one an outage test kills and restarts.
+	home *redistest.Server
+}
+
+// startRedis starts a deployment for one test, with extra server args
+// (persistence) for each server.
+type startRedis func(t *testing.T, args ...string) redisDeployment
+
+// deployments are the kinds of Redis every test runs on; each test starts
+// its own.
+var deployments = []struct {
+	name  string
+	start startRedis
+}{
+	{"standalone", func(t *testing.T, args ...string) redisDeployment {
+		srv := redistest.Start(t, append([]string{"--dir", t.TempDir()}, args...)...)
+		return redisDeployment{addrs: []string{srv.Addr()}, home: srv}
+	}},
+	{"cluster", func(t *testing.T, args ...string) redisDeployment {
+		c := redistest.StartCluster(t, 3, args...)
+		// Every key of the store carries the hash tag {prefix}.
+		return redisDeployment{addrs: c.Addrs(), home: c.MasterOf("{" + mnPrefix + "}:seq")}
+	}},
+}
+
+// onEveryRedis runs test as a subtest per deployment.
+func onEveryRedis(t *testing.T, test func(*testing.T, startRedis)) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) { test(t, d.start) })
+	}
+}
+
+type fleet struct {
 	t     *testing.T
-	srv   *redistest.Server
+	redis redisDeployment
 	pol   dispatch.Policy
 	clock dispatch.Clock
 	nodes []*node
@@ -34,9 +76,9 @@ type node struct {
 	done  chan error
 }
 
-func newCluster(t *testing.T, n int, pol dispatch.Policy, clock dispatch.Clock, redisArgs ...string) *cluster {
+func newFleet(t *testing.T, rd redisDeployment, n int, pol dispatch.Policy, clock dispatch.Clock) *fleet {
 	t.Helper()
-	c := &cluster{t: t, srv: redistest.Start(t, redisArgs...), pol: pol, clock: clock}
+	c := &fleet{t: t, redis: rd, pol: pol, clock: clock}
 	for range n {
 		c.nodes = append(c.nodes, c.start())
 	}
@@ -45,11 +87,13 @@ func newCluster(t *testing.T, n int, pol dispatch.Policy, clock dispatch.Clock, 
 
 // start opens a store and an engine on it and runs the engine until the
 // test ends or kill.
-func (c *cluster) start() *node {
+func (c *fleet) start() *node {
 	c.t.Helper()
 	ctx := context.Background()
-	s, err := redisstore.Open(ctx, redisstore.Options{URL: "redis://" + c.srv.Addr(), Prefix: "mn"})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: c.redis.addrs})
+	s, err := redisstore.Open(ctx, redisstore.Options{Client: rdb, Prefix: mnPrefix})
 	if err != nil {
+		rdb.Close()
 		c.t.Fatalf("open store: %v", err)
 	}
 	e, err := dispatch.New(ctx, dispatch.Options{Store: s, Policy: &c.pol, Clock: c.clock})
@@ -62,6 +106,7 @@ func (c *cluster) start() *node {
 	c.t.Cleanup(func() {
 		n.kill()
 		s.Close()
+		rdb.Close() // the store closes only clients it built
 	})
 	return n
 }
@@ -76,7 +121,7 @@ func (n *node) kill() {
 }
 
 // storeSeq is the last seq in the log.
-func (c *cluster) storeSeq() uint64 {
+func (c *fleet) storeSeq() uint64 {
 	c.t.Helper()
 	var last uint64
 	for {
@@ -92,7 +137,7 @@ func (c *cluster) storeSeq() uint64 {
 }
 
 // settle waits until every live node has applied the whole log.
-func (c *cluster) settle(live ...*node) {
+func (c *fleet) settle(live ...*node) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -112,8 +157,24 @@ func (c *cluster) settle(live ...*node) {
 	}
 }
 
+// waitReady waits until the store's server answers again after a restart.
+func (c *fleet) waitReady(d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := c.nodes[0].store.Ready(context.Background())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("store not ready %v after a restart: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // log returns every event.
-func (c *cluster) log() []dispatch.Event {
+func (c *fleet) log() []dispatch.Event {
 	c.t.Helper()
 	var out []dispatch.Event
 	for {
@@ -199,7 +260,7 @@ func snapshotJSON(t *testing.T, e *dispatch.Engine) string {
 
 // checkConverged compares every live node's snapshot with the others and
 // with a node started fresh from the store.
-func (c *cluster) checkConverged(live ...*node) {
+func (c *fleet) checkConverged(live ...*node) {
 	c.t.Helper()
 	c.settle(live...)
 	fresh := c.start()
@@ -218,7 +279,7 @@ func (c *cluster) checkConverged(live ...*node) {
 }
 
 // roster is n workers spread around Beijing, on duty.
-func (c *cluster) roster(n int) []string {
+func (c *fleet) roster(n int) []string {
 	c.t.Helper()
 	ctx := context.Background()
 	in := make([]dispatch.WorkerInput, n)
@@ -274,9 +335,11 @@ func answerSome(t *testing.T, e *dispatch.Engine, rng *rand.Rand) {
 // updates at once. No worker or slot is ever held twice (checked from the
 // log), every node ends with the same state as the store, and every
 // node's feed saw the same events in the same order.
-func TestNodesConverge(t *testing.T) {
+func TestNodesConverge(t *testing.T) { onEveryRedis(t, testNodesConverge) }
+
+func testNodesConverge(t *testing.T, start startRedis) {
 	pol := dispatch.DefaultPolicy() // joint batches on: a burst queues slots
-	c := newCluster(t, 3, pol, nil)
+	c := newFleet(t, start(t), 3, pol, nil)
 	workers := c.roster(60)
 
 	// Each node's own feed, from the start.
@@ -354,10 +417,12 @@ func TestNodesConverge(t *testing.T) {
 // offers pending and slots queued for a joint batch. The survivors solve
 // its batch and expire each of its offers exactly once, though both run
 // their timers.
-func TestDeadNodeOffersExpireOnce(t *testing.T) {
+func TestDeadNodeOffersExpireOnce(t *testing.T) { onEveryRedis(t, testDeadNodeOffersExpireOnce) }
+
+func testDeadNodeOffersExpireOnce(t *testing.T, start startRedis) {
 	clock := newFakeClock()
 	pol := dispatch.DefaultPolicy()
-	c := newCluster(t, 3, pol, clock)
+	c := newFleet(t, start(t), 3, pol, clock)
 	c.roster(30)
 	ctx := context.Background()
 	dead, live := c.nodes[2], c.nodes[:2]
@@ -422,13 +487,16 @@ func TestDeadNodeOffersExpireOnce(t *testing.T) {
 }
 
 // TestRedisRestartMidRun: redis-server (AOF, fsync always) is killed and
-// started again while three nodes take writes. The nodes carry on without
-// help; every acknowledged incident and answer is in every node and in
-// the log, and no worker or slot was held twice.
-func TestRedisRestartMidRun(t *testing.T) {
+// started again while three nodes take writes; on Cluster, the master
+// that holds the store's keys. The nodes carry on without help; every
+// acknowledged incident and answer is in every node and in the log, and
+// no worker or slot was held twice.
+func TestRedisRestartMidRun(t *testing.T) { onEveryRedis(t, testRedisRestartMidRun) }
+
+func testRedisRestartMidRun(t *testing.T, start startRedis) {
 	pol := dispatch.DefaultPolicy()
 	pol.Batch.MinIncidents = 0
-	c := newCluster(t, 3, pol, nil, "--appendonly", "yes", "--appendfsync", "always", "--dir", t.TempDir())
+	c := newFleet(t, start(t, "--appendonly", "yes", "--appendfsync", "always"), 3, pol, nil)
 	c.roster(60)
 
 	var (
@@ -480,9 +548,14 @@ func TestRedisRestartMidRun(t *testing.T) {
 	}
 	time.Sleep(700 * time.Millisecond)
 	atKill := c.storeSeq()
-	c.srv.Kill() // down long enough that writes fail or wait
+	c.redis.home.Kill() // down long enough that writes fail or wait
+	if err := c.nodes[0].store.Ready(context.Background()); err == nil {
+		t.Errorf("store ready with its server killed: the test killed the wrong one")
+	}
 	time.Sleep(400 * time.Millisecond)
-	c.srv.Restart()
+	c.redis.home.Restart()
+	// A restarted Cluster master refuses commands for about 2 s more.
+	c.waitReady(10 * time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -521,17 +594,19 @@ func TestRedisRestartMidRun(t *testing.T) {
 // TestRedisLostEverything: redis-server restarts without persistence, so
 // the log the nodes followed is gone. Each node notices, reloads the
 // (empty) state and carries on with the others.
-func TestRedisLostEverything(t *testing.T) {
+func TestRedisLostEverything(t *testing.T) { onEveryRedis(t, testRedisLostEverything) }
+
+func testRedisLostEverything(t *testing.T, start startRedis) {
 	pol := dispatch.DefaultPolicy()
 	pol.Batch.MinIncidents = 0
-	c := newCluster(t, 2, pol, nil)
+	c := newFleet(t, start(t), 2, pol, nil)
 	c.roster(10)
 	ctx := context.Background()
 	if _, err := c.nodes[1].e.CreateIncident(ctx, crisisIncident(dongcheng, 1)); err != nil {
 		t.Fatal(err)
 	}
 	c.settle(c.nodes...)
-	c.srv.Restart()
+	c.redis.home.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, n := range c.nodes {
 		for len(n.e.Incidents("", false)) != 0 {
@@ -558,10 +633,14 @@ func TestRedisLostEverything(t *testing.T) {
 // searched again by every node on its own, writing nothing until a
 // worker turns up; then exactly one node offers it.
 func TestRetryWithoutCandidateWritesNothing(t *testing.T) {
+	onEveryRedis(t, testRetryWithoutCandidateWritesNothing)
+}
+
+func testRetryWithoutCandidateWritesNothing(t *testing.T, start startRedis) {
 	clock := newFakeClock()
 	pol := dispatch.DefaultPolicy()
 	pol.Batch.MinIncidents = 0
-	c := newCluster(t, 2, pol, clock)
+	c := newFleet(t, start(t), 2, pol, clock)
 	c.roster(3)
 	ctx := context.Background()
 	in := crisisIncident(dongcheng, 1)
@@ -624,11 +703,13 @@ func TestRetryWithoutCandidateWritesNothing(t *testing.T) {
 
 // TestSurgeSpreadOverNodes: incidents created on different nodes count
 // toward one burst, so the one that completes it queues for a joint batch.
-func TestSurgeSpreadOverNodes(t *testing.T) {
+func TestSurgeSpreadOverNodes(t *testing.T) { onEveryRedis(t, testSurgeSpreadOverNodes) }
+
+func testSurgeSpreadOverNodes(t *testing.T, start startRedis) {
 	clock := newFakeClock()
 	pol := dispatch.DefaultPolicy()
 	pol.Batch = dispatch.BatchPolicy{Window: dispatch.Duration(2 * time.Second), MinIncidents: 3}
-	c := newCluster(t, 3, pol, clock)
+	c := newFleet(t, start(t), 3, pol, clock)
 	c.roster(10)
 	ctx := context.Background()
 	var last dispatch.Incident
