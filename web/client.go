@@ -19,7 +19,7 @@ const (
 	defaultPongWait = 60 * time.Second // silence after which a client is dead
 	closeGrace      = writeWait / 10   // time to wait for the peer's close reply
 	maxFrame        = 4 << 10          // largest message a client may send
-	defaultFlushGap = 20 * time.Millisecond
+	defaultFlushGap = 50 * time.Millisecond
 )
 
 // pingPeriodFor is how often the writer pings (and re-checks the
@@ -50,7 +50,7 @@ type StreamLimits struct {
 	// next write. A desk that receives a thousand events a second then
 	// costs both ends a few dozen system calls a second, not a thousand;
 	// an idle connection's next event still goes out at once. Default
-	// 20 ms; negative turns it off.
+	// 50 ms, unnoticeable on a screen; negative turns it off.
 	FlushGap time.Duration
 }
 
