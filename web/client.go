@@ -211,8 +211,8 @@ func (c *client) writeLoop() {
 	var sent uint64 // last event seq written; queued events ≤ sent are duplicates
 	write := func(f *frame) error {
 		var err error
-		if f.prepared != nil {
-			err = c.conn.WritePreparedMessage(f.prepared)
+		if f.wire != nil {
+			err = c.cork.writeRaw(f.wire)
 		} else {
 			err = c.conn.WriteMessage(websocket.TextMessage, f.data)
 		}
@@ -225,11 +225,6 @@ func (c *client) writeLoop() {
 		if f.rebase {
 			sent = f.base
 		}
-		select { // keep pinging through a long catch-up
-		case <-ping.C:
-			return c.writePing()
-		default:
-		}
 		return nil
 	}
 	catchUpWrite := func(f *frame) error {
@@ -239,7 +234,15 @@ func (c *client) writeLoop() {
 		if f.seq != 0 {
 			c.srv.metrics.eventsStreamed.Inc()
 		}
-		return write(f)
+		if err := write(f); err != nil {
+			return err
+		}
+		select { // keep pinging through a long catch-up
+		case <-ping.C:
+			return c.writePing()
+		default:
+			return nil
+		}
 	}
 	if err := c.catchUp(catchUpWrite, &sent); err != nil {
 		c.failCatchUp(err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
@@ -114,6 +115,56 @@ func (c *corkConn) uncork() error {
 		return err
 	}
 	return c.err
+}
+
+// writeRaw writes one whole, already framed message (wireFrame): into
+// the batch while corked, else straight out within writeWait. A frame is
+// appended whole under the lock, so gorilla's own frames (pongs, close)
+// never land inside it.
+func (c *corkConn) writeRaw(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.buf == nil {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+			return err
+		}
+		_, err := c.writeLocked(p)
+		return err
+	}
+	if len(*c.buf)+len(p) > corkLimit {
+		if err := c.flushLocked(); err != nil {
+			return err
+		}
+		if len(p) > corkLimit { // the pooled buffer stays small
+			_, err := c.writeLocked(p)
+			return err
+		}
+	}
+	*c.buf = append(*c.buf, p...)
+	return nil
+}
+
+// wireFrame frames a text message as a server sends it (RFC 6455 §5.2:
+// FIN and the text opcode, the payload length, no mask). Events go to
+// every desk alike, so they are framed once here rather than by gorilla
+// for each connection; gorilla still frames everything else.
+func wireFrame(payload []byte) []byte {
+	n := len(payload)
+	out := make([]byte, 0, n+10)
+	out = append(out, 0x81) // FIN, text
+	switch {
+	case n < 126:
+		out = append(out, byte(n))
+	case n <= 0xffff:
+		out = append(out, 126, byte(n>>8), byte(n))
+	default:
+		out = append(out, 127)
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	return append(out, payload...)
 }
 
 // corkingWriter hands the websocket upgrader a corkConn instead of the

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/jjj-social-work/dispatch/dispatch"
 )
 
@@ -51,10 +50,10 @@ type frame struct {
 	seq  uint64
 	meta eventMeta
 	data []byte
-	// prepared is data framed for the wire once, for frames that many
-	// connections send (events): each connection then copies bytes
-	// instead of framing the message again.
-	prepared *websocket.PreparedMessage
+	// wire is data framed for the wire once (see wireFrame), for frames
+	// that many connections send (events): each connection then copies
+	// bytes instead of framing the message again.
+	wire []byte
 	// rebase marks a reset sent after the log restarted: the stream goes on
 	// from base, which may be lower than what the client already has.
 	rebase bool
@@ -191,12 +190,9 @@ func encodeEvent(ev *dispatch.Event) (*frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		return nil, fmt.Errorf("frame event %d: %w", ev.Seq, err)
-	}
-	return &frame{seq: ev.Seq, meta: eventMeta{Seq: ev.Seq, Region: ev.Region, WorkerID: ev.WorkerID}, data: b,
-		prepared: pm}, nil
+	wire := wireFrame(b)
+	return &frame{seq: ev.Seq, meta: eventMeta{Seq: ev.Seq, Region: ev.Region, WorkerID: ev.WorkerID},
+		data: wire[len(wire)-len(b):], wire: wire}, nil
 }
 
 // publish is the Follow callback: encode each event once (outside the

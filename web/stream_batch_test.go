@@ -1,12 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/jjj-social-work/dispatch/dispatch"
 )
 
@@ -166,5 +171,53 @@ func TestStreamFlushGap(t *testing.T) {
 	t.Logf("%d events over %v in %d writes (at most %d allowed)", n, elapsed, writes, limit)
 	if writes > limit {
 		t.Fatalf("%d writes in %v: closer together than %v", writes, elapsed, gap)
+	}
+}
+
+// Frames built by wireFrame read back in a real websocket client as the
+// messages they carry, at every length encoding (7-bit, 16-bit, 64-bit),
+// corked or not.
+func TestWireFrameReadsBack(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 100000}
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &corkingWriter{ResponseWriter: w}
+		conn, err := up.Upgrade(cw, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for i, n := range sizes {
+			if i%2 == 1 {
+				cw.conn.cork()
+			}
+			if err := cw.conn.writeRaw(wireFrame(bytes.Repeat([]byte{'a' + byte(i)}, n))); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%2 == 1 {
+				if err := cw.conn.uncork(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+		_, _, _ = conn.ReadMessage() // until the client goes
+	}))
+	defer srv.Close()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i, n := range sizes {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		typ, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d (%d bytes): %v", i, n, err)
+		}
+		if typ != websocket.TextMessage || !bytes.Equal(b, bytes.Repeat([]byte{'a' + byte(i)}, n)) {
+			t.Fatalf("message %d: got type %d, %d bytes; want text of %d", i, typ, len(b), n)
+		}
 	}
 }
