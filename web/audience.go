@@ -17,6 +17,7 @@ type audience struct {
 	scopes  map[string]*scopeGroup             // by scopeKey; "" is unscoped
 	workers map[string]map[subscriber]struct{} // by worker id
 	n       int
+	desks   int // subscribers in scopes, not workers
 }
 
 type scopeGroup struct {
@@ -62,6 +63,7 @@ func (a *audience) add(s subscriber) {
 	if _, ok := g.subs[s]; !ok {
 		g.subs[s] = struct{}{}
 		a.n++
+		a.desks++
 	}
 }
 
@@ -83,6 +85,7 @@ func (a *audience) remove(s subscriber) {
 		if _, ok := g.subs[s]; ok {
 			delete(g.subs, s)
 			a.n--
+			a.desks--
 			if len(g.subs) == 0 {
 				delete(a.scopes, key)
 			}
@@ -109,7 +112,7 @@ func (a *audience) each(fn func(subscriber)) {
 func (a *audience) clear() {
 	clear(a.scopes)
 	clear(a.workers)
-	a.n = 0
+	a.n, a.desks = 0, 0
 }
 
 // deliver hands frames (in sequence order) to everyone who wants them.

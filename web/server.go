@@ -73,10 +73,12 @@ type Server struct {
 	acks     *ackCache
 	upgrader websocket.Upgrader
 	limits   StreamLimits
-	now      func() time.Time
-	handler  http.Handler
-	routes   []route
-	origins  originSet
+	// gapPerDesk is what each desk adds to the flush gap (tests change it).
+	gapPerDesk time.Duration
+	now        func() time.Time
+	handler    http.Handler
+	routes     []route
+	origins    originSet
 	policyCache
 	// writePool shares websocket write buffers between connections; one
 	// pool per buffer size, as gorilla asks.
@@ -117,7 +119,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		opts: o, log: o.Logger, auth: o.Auth, engine: o.Engine,
 		metrics: newMetrics(), tickets: newTickets(o.Now), acks: newAckCache(ackCacheSize),
-		limits: o.Limits.withDefaults(), now: o.Now,
+		limits: o.Limits.withDefaults(), gapPerDesk: gapPerDesk, now: o.Now,
 		clients: map[*client]struct{}{},
 	}
 	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())

@@ -150,6 +150,7 @@ func TestCorkConn(t *testing.T) {
 func TestStreamFlushGap(t *testing.T) {
 	const gap = 20 * time.Millisecond
 	f := newFixture(t, fixtureOptions{limits: StreamLimits{FlushGap: gap}})
+	f.srv.gapPerDesk = time.Hour // one desk takes the whole gap
 	c := f.mustDial(credCoord, "")
 	readUntilLive(t, c)
 	before := streamWrites(f.srv)
@@ -219,5 +220,26 @@ func TestWireFrameReadsBack(t *testing.T) {
 		if typ != websocket.TextMessage || !bytes.Equal(b, bytes.Repeat([]byte{'a' + byte(i)}, n)) {
 			t.Fatalf("message %d: got type %d, %d bytes; want text of %d", i, typ, len(b), n)
 		}
+	}
+}
+
+// With few desks the gap shrinks (gapPerDesk each): one desk receiving a
+// steady trickle is never held back anywhere near the configured bound.
+func TestStreamFlushGapScalesWithDesks(t *testing.T) {
+	f := newFixture(t, fixtureOptions{limits: StreamLimits{FlushGap: time.Second}})
+	c := f.mustDial(credCoord, "")
+	readUntilLive(t, c)
+	if got := f.srv.flushGap(); got != gapPerDesk {
+		t.Fatalf("one desk: gap %v, want %v", got, gapPerDesk)
+	}
+	var worst time.Duration
+	for range 20 {
+		start := time.Now()
+		f.log.append(ev("assignment.offered", "HE", "W1"))
+		readEvents(t, c, 1)
+		worst = max(worst, time.Since(start))
+	}
+	if worst >= 500*time.Millisecond {
+		t.Fatalf("an event took %v with one desk; the gap did not shrink", worst)
 	}
 }
