@@ -19,10 +19,10 @@ const (
 	defaultPongWait = 60 * time.Second // silence after which a client is dead
 	closeGrace      = writeWait / 10   // time to wait for the peer's close reply
 	maxFrame        = 4 << 10          // largest message a client may send
-	defaultFlushGap = 50 * time.Millisecond
+	defaultFlushGap = 35 * time.Millisecond
 	// gapPerDesk is how much each open desk adds to the flush gap: with
-	// 1,000 desks the gap is 50 ms, about 20,000 desk writes a second.
-	gapPerDesk = 50 * time.Microsecond
+	// 1,000 desks the gap is 35 ms, under 30,000 desk writes a second.
+	gapPerDesk = 35 * time.Microsecond
 )
 
 // pingPeriodFor is how often the writer pings (and re-checks the
@@ -56,7 +56,7 @@ type StreamLimits struct {
 	// receive a thousand events a second cost both ends a few dozen system
 	// calls a second per desk, not a thousand, while ten desks hardly
 	// wait. An idle connection's next event goes out at once. Default
-	// 50 ms, unnoticeable on a screen; negative turns it off.
+	// 35 ms, unnoticeable on a screen; negative turns it off.
 	FlushGap time.Duration
 }
 

@@ -59,7 +59,7 @@ type streamConfig struct {
 	QueueFrames int      `json:"queue_frames"` // default 4096
 	RingSize    int      `json:"ring_size"`    // default 4096 recent events
 	PongWait    duration `json:"pong_wait"`    // default 60s
-	FlushGap    duration `json:"flush_gap"`    // default 50ms between writes to one busy connection
+	FlushGap    duration `json:"flush_gap"`    // default 35ms between writes to one busy connection
 }
 
 func defaultConfig() config {

@@ -166,7 +166,7 @@ func newLoadRun(o LoadOptions) *loadRun {
 	return &loadRun{o: o, hc: hc, admin: newAPIClient(o.BaseURL, o.AdminToken, hc), rec: newRecorder(o.Coordinators),
 		dialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512,
 			WriteBufferPool: newWritePool()},
-		deskDialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 512,
+		deskDialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 512,
 			WriteBufferPool: newWritePool()},
 		report: LoadReport{Target: o.BaseURL, Workers: o.Workers, Coordinators: o.Coordinators,
 			Rate: o.Rate, Duration: o.Duration}}
