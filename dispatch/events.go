@@ -114,10 +114,10 @@ func assignmentEvent(a *Assignment) Assignment {
 }
 
 // AssignmentChange is what an assignment event after the offer carries:
-// the ids that place it and the fields a transition sets. The offer
+// the ids that place it and the fields this step set. The offer
 // carried the rest (explanation, expiry, who chose), which never changes
 // afterwards; every desk receives every event, so the bytes count.
-// Applying it over the offered assignment gives the current one.
+// Applying the changes in order over the offer gives the current assignment.
 type AssignmentChange struct {
 	ID         string    `json:"id"`
 	IncidentID string    `json:"incident_id"`
@@ -135,9 +135,20 @@ type AssignmentChange struct {
 }
 
 func assignmentChange(a *Assignment) AssignmentChange {
-	return AssignmentChange{ID: a.ID, IncidentID: a.IncidentID, Need: a.Need, Slot: a.Slot, WorkerID: a.WorkerID,
-		Region: a.Region, State: a.State, AcceptedAt: a.AcceptedAt, EnRouteAt: a.EnRouteAt, OnSceneAt: a.OnSceneAt,
-		EndedAt: a.EndedAt, EndReason: a.EndReason, UpdatedAt: a.UpdatedAt}
+	c := AssignmentChange{ID: a.ID, IncidentID: a.IncidentID, Need: a.Need, Slot: a.Slot, WorkerID: a.WorkerID,
+		Region: a.Region, State: a.State, EndReason: a.EndReason, UpdatedAt: a.UpdatedAt}
+	// Only the time this step set: the earlier ones came with earlier steps.
+	switch a.State {
+	case StateAccepted:
+		c.AcceptedAt = a.AcceptedAt
+	case StateEnRoute:
+		c.EnRouteAt = a.EnRouteAt
+	case StateOnScene:
+		c.OnSceneAt = a.OnSceneAt
+	default:
+		c.EndedAt = a.EndedAt
+	}
+	return c
 }
 
 // emitAssignment records an assignment event, addressed to its worker,
