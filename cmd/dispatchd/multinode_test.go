@@ -27,13 +27,27 @@ import (
 // once (by the other nodes), and no worker ever holds two active
 // assignments.
 func TestNodeKilledMidSurge(t *testing.T) {
+	t.Run("standalone", func(t *testing.T) {
+		srv := redistest.Start(t, "--appendonly", "yes", "--dir", t.TempDir())
+		nodeKilledMidSurge(t, "redis://"+srv.Addr()+"/0?dial_timeout=1s&read_timeout=3s&max_retries=1")
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t, 3, "--appendonly", "yes")
+		addrs := c.Addrs()
+		url := "redis://" + addrs[0] + "?dial_timeout=1s&read_timeout=3s&max_retries=1"
+		for _, a := range addrs[1:] {
+			url += "&addr=" + a
+		}
+		nodeKilledMidSurge(t, url)
+	})
+}
+
+func nodeKilledMidSurge(t *testing.T, url string) {
 	const (
 		workers    = 24
 		responsive = 6 // W00..W05 stream and accept every offer; the rest never answer
 	)
 	bin := dispatchdBinary(t)
-	srv := redistest.Start(t, "--appendonly", "yes", "--dir", t.TempDir())
-	url := "redis://" + srv.Addr() + "/0?dial_timeout=1s&read_timeout=3s&max_retries=1"
 	policy := testPolicy(t)
 	var nodes []*proc
 	for _, name := range []string{"A", "B", "C"} {
