@@ -113,18 +113,16 @@ func assignmentEvent(a *Assignment) Assignment {
 	return c
 }
 
-// AssignmentChange is what an assignment event after the offer carries:
-// the ids that place it and the fields this step set. The offer
-// carried the rest (explanation, expiry, who chose), which never changes
-// afterwards; every desk receives every event, so the bytes count.
-// Applying the changes in order over the offer gives the current assignment.
+// AssignmentChange is what an assignment event after the offer carries in
+// Data: what this step set. The event itself names the assignment, its
+// incident, worker and region (AssignmentID, IncidentID, WorkerID,
+// Region); the offer carried the rest (explanation, expiry, who chose),
+// which never changes afterwards. Every desk receives every event, so the
+// bytes count. Applying the changes in order over the offer gives the
+// current assignment.
 type AssignmentChange struct {
-	ID         string    `json:"id"`
-	IncidentID string    `json:"incident_id"`
 	Need       int       `json:"need"`
 	Slot       int       `json:"slot"`
-	WorkerID   string    `json:"worker_id"`
-	Region     string    `json:"region"`
 	State      State     `json:"state"`
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 	EnRouteAt  time.Time `json:"en_route_at,omitzero"`
@@ -135,8 +133,7 @@ type AssignmentChange struct {
 }
 
 func assignmentChange(a *Assignment) AssignmentChange {
-	c := AssignmentChange{ID: a.ID, IncidentID: a.IncidentID, Need: a.Need, Slot: a.Slot, WorkerID: a.WorkerID,
-		Region: a.Region, State: a.State, EndReason: a.EndReason, UpdatedAt: a.UpdatedAt}
+	c := AssignmentChange{Need: a.Need, Slot: a.Slot, State: a.State, EndReason: a.EndReason, UpdatedAt: a.UpdatedAt}
 	// Only the time this step set: the earlier ones came with earlier steps.
 	switch a.State {
 	case StateAccepted:

@@ -9,8 +9,9 @@ import (
 )
 
 // The offer carries the whole assignment and every later step only what
-// it changed; folding the events in order, field by field as the
-// dashboards do, gives exactly the assignment the engine holds.
+// it changed, the event itself naming the assignment; folding the events
+// in order, field by field as the dashboards do, gives exactly the
+// assignment the engine holds.
 func TestAssignmentEventsFoldToTheAssignment(t *testing.T) {
 	endings := map[string]func(r *rig, a dispatch.Assignment) error{
 		"completed": func(r *rig, a dispatch.Assignment) error {
@@ -49,6 +50,14 @@ func TestAssignmentEventsFoldToTheAssignment(t *testing.T) {
 				}
 				var fields map[string]json.RawMessage
 				r.must(json.Unmarshal(ev.Data, &fields))
+				// The event names the assignment; a reader folds that in.
+				for k, v := range map[string]string{"id": ev.AssignmentID, "incident_id": ev.IncidentID,
+					"worker_id": ev.WorkerID, "region": ev.Region} {
+					if _, ok := fields[k]; ok && ev.Type != dispatch.EventOffered {
+						t.Fatalf("%s repeats %s in its data: %s", ev.Type, k, ev.Data)
+					}
+					fields[k], _ = json.Marshal(v)
+				}
 				if ev.Type != dispatch.EventOffered {
 					if _, ok := fields["explanation"]; ok {
 						t.Fatalf("%s repeats the explanation: %s", ev.Type, ev.Data)

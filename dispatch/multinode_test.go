@@ -214,6 +214,7 @@ func checkNodesLog(t *testing.T, evs []dispatch.Event) map[string]map[string]int
 		if err := json.Unmarshal(ev.Data, &a); err != nil {
 			t.Fatalf("event %d: %v", ev.Seq, err)
 		}
+		a.ID, a.IncidentID, a.WorkerID = ev.AssignmentID, ev.IncidentID, ev.WorkerID // steps name them in the event
 		slot := fmt.Sprintf("%s/%d", a.IncidentID, a.Slot)
 		prev, seen := state[a.ID]
 		switch {

@@ -39,6 +39,7 @@ func (tr *activeTracker) apply(ev dispatch.Event) error {
 	if err := jsonUnmarshal(ev.Data, &a); err != nil {
 		return err
 	}
+	a.ID, a.WorkerID = ev.AssignmentID, ev.WorkerID // steps after the offer name them in the event only
 	if prev, ok := tr.state[a.ID]; ok && !dispatch.CanMove(prev, a.State) {
 		return fmt.Errorf("event %d: assignment %s moved %s -> %s", ev.Seq, a.ID, prev, a.State)
 	}

@@ -233,8 +233,7 @@ func decide(u float64, b Behaviour) string {
 }
 
 func (w *simWorker) countAccepted(ev *dispatch.Event) {
-	var a dispatch.Assignment
-	if json.Unmarshal(ev.Data, &a) == nil && a.Region != "" && a.Region != w.m.Worker.HomeRegion {
+	if ev.Region != "" && ev.Region != w.m.Worker.HomeRegion {
 		w.stats.mutualAid.Add(1)
 	}
 }

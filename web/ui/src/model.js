@@ -33,7 +33,11 @@ export class Model {
         upsert(this.incidents, ev.incident_id || data.id, data);
         break;
       case 'assignment':
-        this.applyAssignment(ev.assignment_id || data.id, data);
+        // Steps after the offer carry what changed; the event names the
+        // assignment, its incident, worker and region.
+        this.applyAssignment(ev.assignment_id || data.id, {
+          id: ev.assignment_id, incident_id: ev.incident_id, worker_id: ev.worker_id, region: ev.region, ...data,
+        });
         break;
       case 'need': {
         const inc = this.incidents.get(ev.incident_id);
