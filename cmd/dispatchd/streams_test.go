@@ -193,13 +193,15 @@ func sameEvent(a, b wireEvent) bool {
 		bytes.Equal(da.Bytes(), db.Bytes())
 }
 
-// assignmentOf decodes an assignment event's data.
+// assignmentOf decodes an assignment event's data; steps after the offer
+// carry only what changed, and the event names the assignment.
 func assignmentOf(t *testing.T, e wireEvent) dispatch.Assignment {
 	t.Helper()
 	var a dispatch.Assignment
 	if err := json.Unmarshal(e.Data, &a); err != nil {
 		t.Fatalf("event %d (%s): %v", e.Seq, e.Type, err)
 	}
+	a.ID, a.IncidentID, a.WorkerID = e.AssignmentID, e.IncidentID, e.WorkerID
 	return a
 }
 
