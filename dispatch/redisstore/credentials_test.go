@@ -20,33 +20,13 @@ var _ web.CredentialStore = (*Credentials)(nil)
 // reloadBound is web's reloadEvery: how stale a node's credentials may be.
 const reloadBound = time.Second
 
-// fakeClock is a settable clock shared by the nodes of a test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// credNode is one node's view of the shared credentials: its own client,
-// the server's cache on top.
-func credNode(t *testing.T, addr, prefix string, clock *fakeClock) (*web.Credentials, *Credentials) {
+func credNode(t *testing.T, addr, prefix string, clk *clock) (*web.Credentials, *Credentials) {
 	t.Helper()
 	rc, err := OpenCredentials(context.Background(), Options{Client: newClient(t, addr), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := web.NewCredentials(rc, clock.Now)
+	c, err := web.NewCredentials(rc, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,16 +37,16 @@ func credNode(t *testing.T, addr, prefix string, clock *fakeClock) (*web.Credent
 // revocation on any node reaches the others within the reload bound.
 func TestCredentialsAcrossNodes(t *testing.T) {
 	srv := redistest.Start(t)
-	clock := &fakeClock{t: time.Now()}
+	clk := &clock{t: time.Now()}
 	// Node A's credentials come with its store, as dispatchd serve opens
 	// them; node B's alone, as the token commands do.
 	e := &env{rdb: newClient(t, srv.Addr())}
 	store := e.open(t, e.fresh(Options{}))
-	a, err := web.NewCredentials(store.Credentials(), clock.Now)
+	a, err := web.NewCredentials(store.Credentials(), clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := credNode(t, srv.Addr(), store.opts.Prefix, clock)
+	b, _ := credNode(t, srv.Addr(), store.opts.Prefix, clk)
 
 	tok, cr, err := a.Issue(web.IssueRequest{Name: "Hebei desk", Role: web.RoleCoordinator, Regions: []string{"HE"}, TTL: time.Hour})
 	if err != nil {
@@ -75,7 +55,7 @@ func TestCredentialsAcrossNodes(t *testing.T) {
 	if _, err := a.Authenticate(tok); err != nil {
 		t.Fatalf("issuing node: %v", err)
 	}
-	clock.Add(reloadBound)
+	clk.Advance(reloadBound)
 	p, err := b.Authenticate(tok)
 	if err != nil {
 		t.Fatalf("other node after the reload bound: %v", err)
@@ -90,7 +70,7 @@ func TestCredentialsAcrossNodes(t *testing.T) {
 	if _, err := b.Authenticate(tok); !errors.Is(err, web.ErrTokenRevoked) {
 		t.Fatalf("revoking node: got %v, want ErrTokenRevoked", err)
 	}
-	clock.Add(reloadBound)
+	clk.Advance(reloadBound)
 	if _, err := a.Authenticate(tok); !errors.Is(err, web.ErrTokenRevoked) {
 		t.Fatalf("other node after the reload bound: got %v, want ErrTokenRevoked", err)
 	}
@@ -123,8 +103,8 @@ func TestCredentialsUpdateAtomic(t *testing.T) {
 	const writers, each = 4, 25
 	srv := redistest.Start(t)
 	prefix := (&env{}).fresh(Options{}).Prefix
-	_, ra := credNode(t, srv.Addr(), prefix, &fakeClock{t: time.Now()})
-	_, rb := credNode(t, srv.Addr(), prefix, &fakeClock{t: time.Now()})
+	_, ra := credNode(t, srv.Addr(), prefix, &clock{t: time.Now()})
+	_, rb := credNode(t, srv.Addr(), prefix, &clock{t: time.Now()})
 	ctx := context.Background()
 	type counter struct {
 		ID string `json:"id"`
@@ -193,10 +173,10 @@ func TestCredentialsUpdateAtomic(t *testing.T) {
 func TestCredentialsIssueManyRedis(t *testing.T) {
 	const n = 10_000
 	srv := redistest.Start(t)
-	clock := &fakeClock{t: time.Now()}
+	clk := &clock{t: time.Now()}
 	prefix := (&env{}).fresh(Options{}).Prefix
-	a, ra := credNode(t, srv.Addr(), prefix, clock)
-	b, _ := credNode(t, srv.Addr(), prefix, clock)
+	a, ra := credNode(t, srv.Addr(), prefix, clk)
+	b, _ := credNode(t, srv.Addr(), prefix, clk)
 	ctx := context.Background()
 
 	reqs := make([]web.IssueRequest, n)
@@ -224,7 +204,7 @@ func TestCredentialsIssueManyRedis(t *testing.T) {
 	if _, v, err := ra.Load(ctx, ""); err != nil || v != "1" {
 		t.Fatalf("version: got %q, %v; want 1 (one write)", v, err)
 	}
-	clock.Add(reloadBound)
+	clk.Advance(reloadBound)
 	for i := 0; i < n; i += 97 {
 		p, err := b.Authenticate(toks[i])
 		if err != nil || p.WorkerID != reqs[i].WorkerID {
@@ -238,9 +218,9 @@ func TestCredentialsIssueManyRedis(t *testing.T) {
 // Once Redis is back (with its AOF), everything works again.
 func TestCredentialsRedisDown(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes", "--dir", t.TempDir())
-	clock := &fakeClock{t: time.Now()}
+	clk := &clock{t: time.Now()}
 	prefix := (&env{}).fresh(Options{}).Prefix
-	a, _ := credNode(t, srv.Addr(), prefix, clock)
+	a, _ := credNode(t, srv.Addr(), prefix, clk)
 	tok, cr, err := a.Issue(web.IssueRequest{Role: web.RoleAdmin, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +228,7 @@ func TestCredentialsRedisDown(t *testing.T) {
 
 	srv.Kill()
 	for range 3 {
-		clock.Add(reloadBound)
+		clk.Advance(reloadBound)
 		if _, err := a.Authenticate(tok); err != nil {
 			t.Fatalf("cached credential with redis down: %v", err)
 		}
@@ -279,7 +259,7 @@ func TestCredentialsRedisDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	clock.Add(reloadBound)
+	clk.Advance(reloadBound)
 	for _, tk := range []string{tok, tok2} {
 		if _, err := a.Authenticate(tk); err != nil {
 			t.Fatalf("after restart: %v", err)
