@@ -3,6 +3,7 @@ package web
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // audience indexes the hub's subscribers by what they receive, so that
@@ -17,7 +18,9 @@ type audience struct {
 	scopes  map[string]*scopeGroup             // by scopeKey; "" is unscoped
 	workers map[string]map[subscriber]struct{} // by worker id
 	n       int
-	desks   int // subscribers in scopes, not workers
+	// desks counts subscribers in scopes (not workers); read without the
+	// hub's lock for the flush gap, so atomic.
+	desks atomic.Int64
 }
 
 type scopeGroup struct {
@@ -63,7 +66,7 @@ func (a *audience) add(s subscriber) {
 	if _, ok := g.subs[s]; !ok {
 		g.subs[s] = struct{}{}
 		a.n++
-		a.desks++
+		a.desks.Add(1)
 	}
 }
 
@@ -85,7 +88,7 @@ func (a *audience) remove(s subscriber) {
 		if _, ok := g.subs[s]; ok {
 			delete(g.subs, s)
 			a.n--
-			a.desks--
+			a.desks.Add(-1)
 			if len(g.subs) == 0 {
 				delete(a.scopes, key)
 			}
@@ -112,7 +115,8 @@ func (a *audience) each(fn func(subscriber)) {
 func (a *audience) clear() {
 	clear(a.scopes)
 	clear(a.workers)
-	a.n, a.desks = 0, 0
+	a.n = 0
+	a.desks.Store(0)
 }
 
 // deliver hands frames (in sequence order) to everyone who wants them.

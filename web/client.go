@@ -292,7 +292,7 @@ func (c *client) writeLoop() {
 // flushGap is the current least time between writes to a busy connection
 // (StreamLimits.FlushGap).
 func (s *Server) flushGap() time.Duration {
-	return min(s.limits.FlushGap, time.Duration(s.hub.desks.Load())*s.gapPerDesk)
+	return min(s.limits.FlushGap, time.Duration(s.hub.subs.desks.Load())*s.gapPerDesk)
 }
 
 // writeBatch writes a batch of queued frames in as few system calls as

@@ -40,16 +40,27 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if c.buf == nil {
 		return c.writeLocked(p)
 	}
+	if err := c.collectLocked(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// collectLocked adds p to the corked batch, writing the batch first if p
+// would overflow it (and p itself at once if it alone would: the pooled
+// buffer stays small).
+func (c *corkConn) collectLocked(p []byte) error {
 	if len(*c.buf)+len(p) > corkLimit {
 		if err := c.flushLocked(); err != nil {
-			return 0, err
+			return err
 		}
 		if len(p) > corkLimit {
-			return c.writeLocked(p)
+			_, err := c.writeLocked(p)
+			return err
 		}
 	}
 	*c.buf = append(*c.buf, p...)
-	return len(p), nil
+	return nil
 }
 
 // SetWriteDeadline is gorilla's, before each frame; while corked nothing
@@ -134,17 +145,7 @@ func (c *corkConn) writeRaw(p []byte) error {
 		_, err := c.writeLocked(p)
 		return err
 	}
-	if len(*c.buf)+len(p) > corkLimit {
-		if err := c.flushLocked(); err != nil {
-			return err
-		}
-		if len(p) > corkLimit { // the pooled buffer stays small
-			_, err := c.writeLocked(p)
-			return err
-		}
-	}
-	*c.buf = append(*c.buf, p...)
-	return nil
+	return c.collectLocked(p)
 }
 
 // wireFrame frames a text message as a server sends it (RFC 6455 §5.2:

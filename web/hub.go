@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jjj-social-work/dispatch/dispatch"
@@ -101,10 +100,6 @@ type Hub struct {
 	live   bool
 
 	scratch []*frame // publish's per-group selection, reused
-
-	// desks is how many coordinators' streams are attached, for the flush
-	// gap; written under mu, read without it.
-	desks atomic.Int64
 
 	aheadGrace time.Duration // aheadGraceDefault; tests shorten it
 }
@@ -226,7 +221,6 @@ func (h *Hub) publish(evs []dispatch.Event) {
 		fresh = append(fresh, f)
 	}
 	h.scratch = h.subs.deliver(fresh, h.scratch, func(s subscriber) { s.drop(dropSlowConsumer) })
-	h.desks.Store(int64(h.subs.desks))
 	if len(fresh) > 0 {
 		close(h.moved)
 		h.moved = make(chan struct{})
@@ -253,7 +247,6 @@ func (h *Hub) restartLog(ctx context.Context, heads logHead) error {
 			s.drop(dropSlowConsumer)
 		}
 	})
-	h.desks.Store(int64(h.subs.desks))
 	if h.metrics != nil {
 		h.metrics.resets.Add(float64(h.subs.len()))
 	}
@@ -292,14 +285,12 @@ func (h *Hub) close() {
 	h.closed = true
 	h.subs.each(func(s subscriber) { s.drop(dropShutdown) })
 	h.subs.clear()
-	h.desks.Store(0)
 }
 
 func (h *Hub) unsubscribe(s subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.subs.remove(s)
-	h.desks.Store(int64(h.subs.desks))
 }
 
 // resume sends s every event after `after` (through emit, which writes to
@@ -334,7 +325,6 @@ func (h *Hub) resume(ctx context.Context, s subscriber, after uint64, emit func(
 		if last >= h.base {
 			backlog := h.framesAfterLocked(last, s)
 			h.subs.add(s)
-			h.desks.Store(int64(h.subs.desks))
 			last = h.head
 			h.mu.Unlock()
 			for _, f := range backlog {
@@ -420,6 +410,5 @@ func (h *Hub) attachAtHead(s subscriber) (uint64, error) {
 		return 0, errHubClosed
 	}
 	h.subs.add(s)
-	h.desks.Store(int64(h.subs.desks))
 	return h.head, nil
 }
